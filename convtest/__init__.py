@@ -1,0 +1,1 @@
+"""convtest: regression tests for chatbot conversations."""

@@ -1,0 +1,1 @@
+"""The embedded reference agent: a real local server speaking the Robofy chat stream API."""

@@ -1,0 +1,120 @@
+"""Jinja2 templates in suite strings: compiled once at load, rendered per turn.
+
+Strings without ``{{`` or ``{%`` stay plain ``str`` and cost nothing at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from convtest.exceptions import Location, SuiteError, TemplateRenderError
+
+__all__ = [
+    "EnvVars",
+    "Template",
+    "compile_template",
+    "is_template",
+    "render_value",
+    "template_variables",
+]
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class EnvVars(Mapping[str, str]):
+    """``{{ env.NAME }}``: the process environment, where an unset variable is a clear error."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        #: values actually read, so reports and goldens can redact them
+        self.used: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            value = self._environ[name]
+        except KeyError:
+            raise TemplateRenderError(f"environment variable {name} is not set") from None
+        self.used[name] = value
+        return value
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
+
+
+def is_template(source: str) -> bool:
+    return "{{" in source or "{%" in source
+
+
+class Template:
+    """A compiled template and the names it reads, for load-time checks of undefined variables."""
+
+    __slots__ = ("_compiled", "location", "source", "variables")
+
+    def __init__(self, source: str, location: Location) -> None:
+        self.source = source
+        self.location = location
+        try:
+            ast = _ENV.parse(source)
+            self._compiled = _ENV.from_string(ast)
+        except jinja2.TemplateSyntaxError as exc:
+            raise SuiteError(f"invalid template {source!r}: {exc.message}", location) from None
+        self.variables: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(ast))
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        try:
+            return self._compiled.render(context)
+        except TemplateRenderError:
+            raise
+        except jinja2.UndefinedError as exc:
+            raise TemplateRenderError(f"{self.location}: template {self.source!r}: {exc.message}") from None
+        except Exception as exc:  # a filter or expression failed on real data
+            raise TemplateRenderError(f"{self.location}: template {self.source!r}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Template) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+def compile_template(source: str, location: Location) -> str | Template:
+    """Return ``source`` itself when it has no template syntax, else a compiled :class:`Template`."""
+    return Template(source, location) if is_template(source) else source
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render every :class:`Template` leaf inside nested lists and dicts; keep the rest as is."""
+    if isinstance(value, Template):
+        return value.render(context)
+    if isinstance(value, dict):
+        return {key: render_value(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, context) for item in value]
+    return value
+
+
+def template_variables(value: Any) -> frozenset[str]:
+    """All names read by the templates inside ``value`` (nested lists and dicts included)."""
+    if isinstance(value, Template):
+        return value.variables
+    if isinstance(value, dict):
+        return frozenset().union(*(template_variables(item) for item in value.values()))
+    if isinstance(value, list):
+        return frozenset().union(*(template_variables(item) for item in value))
+    return frozenset()
