@@ -86,9 +86,7 @@ class TargetError(ConvtestError):
 
     retryable: bool = False
 
-    def __init__(
-        self, message: str, *, target: str = "", transcript: TurnTranscript | None = None
-    ) -> None:
+    def __init__(self, message: str, *, target: str = "", transcript: TurnTranscript | None = None) -> None:
         self.message = message
         self.target = target
         self.transcript = transcript
@@ -104,7 +102,7 @@ class ConnectError(TargetError):
     retryable = True
 
 
-class TimeoutError(TargetError):  # noqa: A001 - deliberately shadows the builtin inside convtest
+class TimeoutError(TargetError):
     """A named timeout fired: ``kind`` is connect, first_byte, idle or total."""
 
     def __init__(

@@ -5,6 +5,7 @@ Strings without ``{{`` or ``{%`` stay plain ``str`` and cost nothing at run time
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -42,6 +43,10 @@ class EnvVars(Mapping[str, str]):
         self.used[name] = value
         return value
 
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """``{{ env.get("NAME", "fallback") }}``: an optional variable, no error when unset."""
+        return self[name] if name in self._environ else default
+
     def __getattr__(self, name: str) -> str:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -62,22 +67,21 @@ class Template:
     """A compiled template and the names it reads, for load-time checks of undefined variables."""
 
     __slots__ = ("_compiled", "location", "source", "variables")
+    variables: frozenset[str]
 
     def __init__(self, source: str, location: Location) -> None:
         self.source = source
         self.location = location
         try:
-            ast = _ENV.parse(source)
-            self._compiled = _ENV.from_string(ast)
+            self._compiled, self.variables = _compile(source)
         except jinja2.TemplateSyntaxError as exc:
             raise SuiteError(f"invalid template {source!r}: {exc.message}", location) from None
-        self.variables: frozenset[str] = frozenset(jinja2.meta.find_undeclared_variables(ast))
 
     def render(self, context: Mapping[str, Any]) -> str:
         try:
             return self._compiled.render(context)
-        except TemplateRenderError:
-            raise
+        except TemplateRenderError as exc:
+            raise TemplateRenderError(f"{self.location}: {exc}") from None
         except jinja2.UndefinedError as exc:
             raise TemplateRenderError(f"{self.location}: template {self.source!r}: {exc.message}") from None
         except Exception as exc:  # a filter or expression failed on real data
@@ -91,6 +95,13 @@ class Template:
 
     def __hash__(self) -> int:
         return hash(self.source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
+    """Compiling costs about a millisecond; suites repeat the same templates across turns."""
+    ast = _ENV.parse(source)
+    return _ENV.from_string(ast), frozenset(jinja2.meta.find_undeclared_variables(ast))
 
 
 def compile_template(source: str, location: Location) -> str | Template:

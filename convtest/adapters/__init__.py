@@ -1,5 +1,29 @@
 """Target adapters: one module per kind of chatbot API, all behind :class:`Adapter`."""
 
-from convtest.adapters.base import Adapter, TurnRequest
+from __future__ import annotations
 
-__all__ = ["Adapter", "TurnRequest"]
+from collections.abc import Callable
+
+import httpx
+
+from convtest.adapters.base import Adapter, TurnRequest
+from convtest.adapters.robofy import RobofyAdapter
+from convtest.exceptions import ConfigError
+from convtest.targets import Target
+
+__all__ = ["ADAPTERS", "Adapter", "RobofyAdapter", "TurnRequest", "create_adapter"]
+
+#: adapter name (``target.adapter``) -> constructor
+ADAPTERS: dict[str, Callable[[Target, httpx.AsyncClient], Adapter]] = {"robofy": RobofyAdapter}
+
+
+def create_adapter(target: Target, client: httpx.AsyncClient) -> Adapter:
+    """The adapter ``target.adapter`` names, sending over the shared ``client``."""
+    factory = ADAPTERS.get(target.adapter)
+    if factory is None:
+        at = f" ({target.location})" if target.location else ""
+        known = ", ".join(sorted(ADAPTERS))
+        raise ConfigError(
+            f"target {target.name!r}{at}: unknown adapter {target.adapter!r}; known adapters: {known}"
+        )
+    return factory(target, client)

@@ -1,0 +1,95 @@
+"""The pytest plugin (entry point ``pytest11``): options, collection hook, per-process state.
+
+Thin glue: everything it calls works without pytest (see :mod:`convtest.session`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from convtest.collect import SuiteFile
+from convtest.config import Config, load_config
+from convtest.exceptions import ConfigError
+from convtest.session import RunSession
+from convtest.suite import is_suite_file
+
+__all__ = ["PluginState", "state_of"]
+
+
+class PluginState:
+    """Per-process state: the config and the run session, both created on first use so a
+    pytest run without suites pays nothing."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._pytest_config = config
+        self._config: Config | None = None
+        self._session: RunSession | None = None
+        self._tags: set[str] = set()
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self._pytest_config.rootpath)
+        return self._config
+
+    @property
+    def session(self) -> RunSession:
+        if self._session is None:
+            target = self._pytest_config.getoption("convtest_target")
+            self._session = RunSession(self.config, target=target)
+        return self._session
+
+    def register_tags(self, tags: Iterable[str]) -> None:
+        """Declare suite tags as markers, so ``-m`` and ``--strict-markers`` accept them."""
+        for tag in tags:
+            if tag not in self._tags:
+                self._tags.add(tag)
+                self._pytest_config.addinivalue_line("markers", f"{tag}: convtest suite tag")
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+_STATE = pytest.StashKey[PluginState]()
+
+
+def state_of(config: pytest.Config) -> PluginState:
+    return config.stash[_STATE]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("convtest", "chatbot conversation suites")
+    group.addoption(
+        "--convtest-target",
+        metavar="NAME",
+        default=None,
+        help="target to run suites against (from convtest.yaml / [tool.convtest]); "
+        "default: the config's default_target, else the embedded reference agent",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = config.stash[_STATE] = PluginState(config)
+    target = config.getoption("convtest_target")
+    if target is not None:
+        try:
+            state.config.resolve(target)
+        except ConfigError as error:
+            raise pytest.UsageError(f"--convtest-target: {error}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
+    if file_path.suffix in (".yaml", ".yml") and is_suite_file(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None

@@ -1,0 +1,1 @@
+"""Turning results into something a person reads: plain text for the terminal, HTML for a file."""

@@ -1,0 +1,100 @@
+"""Run one conversation: template each turn, send it, check it, carry the session and saved values.
+
+Knows nothing of HTTP (that is the adapter's) nor of pytest (that is the plugin's); it returns a
+:class:`ConversationResult` that the plugin, the library API and the report all read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from convtest.adapters.base import Adapter, TurnRequest
+from convtest.assertions import Failure, check_turn, extract_saves
+from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
+from convtest.models import Conversation, Turn
+from convtest.templating import EnvVars, render_value
+from convtest.transcript import TurnTranscript
+
+__all__ = ["ConversationResult", "TurnResult", "run_conversation"]
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """What one turn sent, what came back and what did not hold."""
+
+    turn: Turn
+    #: the user message as sent (templates rendered); None if rendering failed
+    user: str | None
+    transcript: TurnTranscript | None = None
+    failures: list[Failure] = field(default_factory=list)
+    #: a fault that stopped the turn before its checks could run (target error, template error)
+    error: ConvtestError | None = None
+    saved: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.failures
+
+
+@dataclass(slots=True)
+class ConversationResult:
+    """The outcome of a conversation; it stops at its first failing turn."""
+
+    conversation: Conversation
+    target: str
+    turns: list[TurnResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    #: env values read by templates: secrets that reports must not show
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return len(self.turns) == len(self.conversation.turns) and all(t.passed for t in self.turns)
+
+    @property
+    def failed_turn(self) -> TurnResult | None:
+        return next((turn for turn in self.turns if not turn.passed), None)
+
+
+async def run_conversation(
+    conversation: Conversation, adapter: Adapter, *, env: EnvVars | None = None
+) -> ConversationResult:
+    """Run the turns in order on one session; stop at the first turn that fails."""
+    env = EnvVars() if env is None else env
+    context: dict[str, Any] = {**conversation.vars, "env": env, "session_id": None}
+    result = ConversationResult(conversation=conversation, target=adapter.name)
+    started = time.perf_counter()
+    try:
+        for turn in conversation.turns:
+            turn_result = await _run_turn(turn, conversation, adapter, context)
+            result.turns.append(turn_result)
+            if not turn_result.passed:
+                break
+    finally:
+        result.duration_s = time.perf_counter() - started
+        result.secrets = tuple(env.used.values())
+    return result
+
+
+async def _run_turn(
+    turn: Turn, conversation: Conversation, adapter: Adapter, context: dict[str, Any]
+) -> TurnResult:
+    try:
+        user = render_value(turn.user, context)
+    except TemplateRenderError as exc:
+        return TurnResult(turn=turn, user=None, error=exc)
+    request = TurnRequest(query=user, session_id=context["session_id"], platform=conversation.platform)
+    try:
+        transcript = await adapter.send_turn(request)
+    except TargetError as exc:
+        return TurnResult(turn=turn, user=user, transcript=exc.transcript, error=exc)
+    if transcript.session_id:
+        context["session_id"] = transcript.session_id
+    failures = check_turn(turn.expect, transcript, context)
+    saved, save_failures = extract_saves(turn.save, transcript)
+    context.update(saved)
+    return TurnResult(
+        turn=turn, user=user, transcript=transcript, failures=failures + save_failures, saved=saved
+    )

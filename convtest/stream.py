@@ -1,0 +1,323 @@
+"""Bytes of a streaming chat response -> server-sent events -> one :class:`TurnTranscript`.
+
+Two pure, incremental stages that know nothing of HTTP, so they are tested at every split point
+of the input and reused by every adapter:
+
+* :class:`SSEDecoder` turns arbitrary byte chunks into :class:`ServerSentEvent` records;
+* :class:`TurnAssembler` turns the ``data`` of each event (the AI SDK "UI message stream") into
+  a :class:`~convtest.transcript.TurnTranscript`, raising :class:`ProtocolError` on a bad event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from convtest.exceptions import ProtocolError
+from convtest.transcript import ToolCall, TurnTranscript
+
+__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview"]
+
+#: the ``data`` of the event that ends a UI message stream
+DONE = "[DONE]"
+
+_BOM = b"\xef\xbb\xbf"
+_LINE_ENDS = (b"\n", b"\r")
+
+
+def preview(text: str, limit: int = 200) -> str:
+    """``repr`` of ``text`` cut to ``limit`` characters, for one-line error messages."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event: its data lines joined by ``\\n``, its type and the last event id."""
+
+    data: str
+    event: str = "message"
+    #: the last ``id:`` seen in the stream so far (it persists across events, as the spec says)
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Incremental server-sent-events decoder (WHATWG HTML, "event stream interpretation").
+
+    ``feed`` accepts any split of the stream: a line is decoded (UTF-8, invalid bytes replaced)
+    only once its line break has arrived, so cuts inside a character or a CRLF are harmless.
+
+    At :meth:`close`, an event whose lines all ended but whose closing blank line never came is
+    still dispatched (a server that ends with ``data: [DONE]\\n`` meant to finish). A trailing
+    fragment without a line break is certainly cut, so it is discarded, as the spec discards an
+    incomplete event, and kept in :attr:`unterminated` for error messages.
+    """
+
+    __slots__ = ("_at_start", "_data", "_event", "_last_id", "_skip_lf", "_tail", "retry", "unterminated")
+
+    def __init__(self) -> None:
+        #: pieces of the current line whose line break has not arrived yet
+        self._tail: list[bytes] = []
+        #: the previous chunk ended in CR: a LF opening the next chunk is the same line break
+        self._skip_lf = False
+        self._at_start = True
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        #: the reconnection time (ms) of the last valid ``retry:`` field
+        self.retry: int | None = None
+        #: the cut final fragment discarded by :meth:`close`
+        self.unterminated = b""
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Take the next chunk; return the events it completes."""
+        if self._skip_lf and data:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                data = data[1:]
+        if not data:
+            return []
+        if b"\n" not in data and b"\r" not in data:
+            self._tail.append(data)
+            return []
+        # bytes.splitlines breaks on exactly LF, CR and CRLF: the SSE line breaks
+        lines = data.splitlines(keepends=True)
+        if self._tail:
+            self._tail.append(lines[0])
+            lines[0] = b"".join(self._tail)
+            self._tail = []
+        if not lines[-1].endswith(_LINE_ENDS):
+            self._tail.append(lines.pop())
+        elif lines[-1].endswith(b"\r"):
+            self._skip_lf = True
+        if self._at_start:
+            lines[0] = self._strip_bom(lines[0])
+        return self._process(lines)
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream: return the last event if its lines were complete (see class doc)."""
+        tail = b"".join(self._tail)
+        self.unterminated = self._strip_bom(tail) if self._at_start else tail
+        self._tail = []
+        self._skip_lf = False
+        events = [self._dispatch()] if self._data else []
+        self._event = ""
+        return events
+
+    def _strip_bom(self, first_line: bytes) -> bytes:
+        self._at_start = False
+        return first_line[3:] if first_line.startswith(_BOM) else first_line
+
+    def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                if self._data:
+                    events.append(self._dispatch())
+                else:
+                    self._event = ""
+            elif line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
+                self._field(line.decode("utf-8", "replace"))
+        return events
+
+    def _field(self, line: str) -> None:
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
+
+    def _dispatch(self) -> ServerSentEvent:
+        event = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
+        self._data = []
+        self._event = ""
+        return event
+
+
+_Chunk = dict[str, Any]
+_Handler = Callable[["TurnAssembler", _Chunk], None]
+
+
+class TurnAssembler:
+    """Reassemble one turn from the ``data`` of each event of a UI message stream.
+
+    Chunks the transcript models are folded into it; ``text-end`` and ``finish-step`` carry
+    nothing and are dropped; every other chunk (reasoning, sources, files, metadata, abort,
+    custom ``data-*``...) is kept verbatim in ``unknown_events``, so nothing is lost and a new
+    chunk type never fails a run. The parsed chunk is stored as is, never copied.
+    """
+
+    _handlers: ClassVar[dict[str, _Handler]]
+
+    __slots__ = ("_current", "_elapsed_ms", "_texts", "_tools", "_transcript", "event_count")
+
+    def __init__(self) -> None:
+        self._transcript = TurnTranscript()
+        #: text parts per block keyed by (start-step count, id): ids repeat in every step
+        self._texts: dict[tuple[int, str], list[str]] = {}
+        self._tools: dict[str, ToolCall] = {}
+        self._current = ""
+        self._elapsed_ms = 0.0
+        #: events fed so far, ``[DONE]`` included; error messages number events from 1
+        self.event_count = 0
+
+    @property
+    def done(self) -> bool:
+        return self._transcript.done
+
+    @property
+    def transcript(self) -> TurnTranscript:
+        """The transcript so far; valid at any moment, so a partial one can go with an error."""
+        self._transcript.text_blocks = ["".join(parts) for parts in self._texts.values()]
+        return self._transcript
+
+    def feed(self, data: str, elapsed_ms: float) -> None:
+        """Fold in one event's data, received ``elapsed_ms`` after the request was sent."""
+        self.event_count += 1
+        if data == DONE:
+            self._transcript.done = True
+            return
+        self._current = data
+        self._elapsed_ms = elapsed_ms
+        chunk = self._parse(data)
+        handler = self._handlers.get(chunk["type"])
+        if handler is None:
+            self._transcript.unknown_events.append(chunk)
+        else:
+            handler(self, chunk)
+
+    def _parse(self, data: str) -> _Chunk:
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise self._error(f"is not valid JSON ({exc})") from None
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("type"), str):
+            raise self._error('is not a JSON object with a string "type"')
+        return chunk
+
+    def _error(self, problem: str) -> ProtocolError:
+        message = f"event {self.event_count} {problem}: {preview(self._current)}"
+        return ProtocolError(message, transcript=self.transcript)
+
+    def _require_str(self, chunk: _Chunk, key: str) -> str:
+        value = chunk.get(key)
+        if not isinstance(value, str):
+            raise self._error(f"({chunk['type']}) has no string {key!r}")
+        return value
+
+    def _on_start(self, chunk: _Chunk) -> None:
+        message_id = chunk.get("messageId")
+        if isinstance(message_id, str):
+            self._transcript.message_id = message_id
+
+    def _on_start_step(self, chunk: _Chunk) -> None:
+        self._transcript.steps += 1
+
+    def _text_block(self, chunk: _Chunk) -> list[str]:
+        key = (self._transcript.steps, self._require_str(chunk, "id"))
+        parts = self._texts.get(key)
+        if parts is None:
+            parts = self._texts[key] = []
+        return parts
+
+    def _on_text_start(self, chunk: _Chunk) -> None:
+        self._text_block(chunk)
+
+    def _on_text_delta(self, chunk: _Chunk) -> None:
+        delta = self._require_str(chunk, "delta")
+        self._text_block(chunk).append(delta)
+        timings = self._transcript.timings
+        if delta and timings.first_token_ms is None:
+            timings.first_token_ms = self._elapsed_ms
+
+    def _tool(self, chunk: _Chunk) -> ToolCall:
+        call_id = self._require_str(chunk, "toolCallId")
+        call = self._tools.get(call_id)
+        if call is None:
+            call = ToolCall(id=call_id, name="", step=max(self._transcript.steps - 1, 0))
+            self._tools[call_id] = call
+            self._transcript.tool_calls.append(call)
+        name = chunk.get("toolName")
+        if isinstance(name, str) and name:
+            call.name = name
+        return call
+
+    def _on_tool_input_start(self, chunk: _Chunk) -> None:
+        self._tool(chunk)
+
+    def _on_tool_input_delta(self, chunk: _Chunk) -> None:
+        self._tool(chunk).input_text += self._require_str(chunk, "inputTextDelta")
+
+    def _on_tool_input_available(self, chunk: _Chunk) -> None:
+        self._tool(chunk).input = chunk.get("input")
+
+    def _on_tool_input_error(self, chunk: _Chunk) -> None:
+        call = self._tool(chunk)
+        if "input" in chunk:
+            call.input = chunk["input"]
+        call.error = _error_text(chunk)
+
+    def _on_tool_output_available(self, chunk: _Chunk) -> None:
+        self._tool(chunk).output = chunk.get("output")
+
+    def _on_tool_output_error(self, chunk: _Chunk) -> None:
+        self._tool(chunk).error = _error_text(chunk)
+
+    def _on_finish(self, chunk: _Chunk) -> None:
+        reason = chunk.get("finishReason")
+        if isinstance(reason, str):
+            self._transcript.finish_reason = reason
+
+    def _on_data_finish_reason(self, chunk: _Chunk) -> None:
+        data = chunk.get("data")
+        if not isinstance(data, dict):
+            raise self._error("(data-finish-reason) has no object 'data'")
+        reason, raw = data.get("finishReason"), data.get("rawFinishReason")
+        if isinstance(reason, str) and self._transcript.finish_reason is None:
+            self._transcript.finish_reason = reason
+        if isinstance(raw, str):
+            self._transcript.raw_finish_reason = raw
+
+    def _on_data_session(self, chunk: _Chunk) -> None:
+        self._transcript.session_id = self._require_str(chunk, "data")
+
+    def _on_error(self, chunk: _Chunk) -> None:
+        self._transcript.errors.append(_error_text(chunk))
+
+    def _ignore(self, chunk: _Chunk) -> None:
+        pass
+
+
+def _error_text(chunk: _Chunk) -> str:
+    text = chunk.get("errorText")
+    return text if isinstance(text, str) else "" if text is None else str(text)
+
+
+TurnAssembler._handlers = {
+    "start": TurnAssembler._on_start,
+    "start-step": TurnAssembler._on_start_step,
+    "finish-step": TurnAssembler._ignore,
+    "text-start": TurnAssembler._on_text_start,
+    "text-delta": TurnAssembler._on_text_delta,
+    "text-end": TurnAssembler._ignore,
+    "tool-input-start": TurnAssembler._on_tool_input_start,
+    "tool-input-delta": TurnAssembler._on_tool_input_delta,
+    "tool-input-available": TurnAssembler._on_tool_input_available,
+    "tool-input-error": TurnAssembler._on_tool_input_error,
+    "tool-output-available": TurnAssembler._on_tool_output_available,
+    "tool-output-error": TurnAssembler._on_tool_output_error,
+    "finish": TurnAssembler._on_finish,
+    "data-finish-reason": TurnAssembler._on_data_finish_reason,
+    "data-session": TurnAssembler._on_data_session,
+    "error": TurnAssembler._on_error,
+}

@@ -1,0 +1,92 @@
+"""Targets from convtest.yaml / pyproject.toml: defaults, env interpolation, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convtest.config import load_config
+from convtest.exceptions import ConfigError
+from convtest.targets import REFERENCE_TARGET, Timeouts
+
+STAGING = """
+default_target: staging
+targets:
+  staging:
+    adapter: robofy
+    base_url: https://bots.example.test/
+    token: ${BOT_TOKEN}
+    pid: ${BOT_PID:-p-default}
+    chatbot_id: c1
+    headers: {X-Api-Key: "${API_KEY}", X-Team: qa}
+    timeouts: {connect: 2, idle: 5}
+  other:
+    base_url: http://127.0.0.1:1
+    token: ${OTHER_TOKEN}
+"""
+
+
+def test_without_any_config_the_reference_agent_is_the_default(tmp_path: Path) -> None:
+    config = load_config(tmp_path)
+    assert config.default_target == REFERENCE_TARGET
+    assert config.resolve(None).name == REFERENCE_TARGET
+
+
+def test_target_values_are_interpolated_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(STAGING)
+    target = load_config(tmp_path).resolve(None, {"BOT_TOKEN": "s3cret", "API_KEY": "k-123"})
+    assert target.name == "staging"
+    assert target.base_url == "https://bots.example.test"
+    assert target.token == "s3cret"
+    assert target.token_env == ("BOT_TOKEN",)
+    assert target.pid == "p-default"
+    assert target.headers == {"X-Api-Key": "k-123", "X-Team": "qa"}
+    assert target.timeouts == Timeouts(connect=2.0, first_byte=30.0, idle=5.0, total=120.0)
+    assert set(target.secrets) == {"s3cret", "k-123"}
+
+
+def test_only_the_selected_target_needs_its_variables(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(STAGING)
+    config = load_config(tmp_path)
+    config.resolve("staging", {"BOT_TOKEN": "t", "API_KEY": "k"})  # OTHER_TOKEN unset: fine
+    with pytest.raises(ConfigError, match=r"target 'other': `token`: environment variable OTHER_TOKEN"):
+        config.resolve("other", {})
+
+
+def test_unknown_target_suggests_the_close_name(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(STAGING)
+    with pytest.raises(ConfigError, match=r"unknown target 'stagin' — did you mean 'staging'\?"):
+        load_config(tmp_path).resolve("stagin", {})
+
+
+def test_unknown_key_in_a_target_suggests_the_right_one(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text("targets:\n  t:\n    base_ulr: http://x\n")
+    with pytest.raises(ConfigError, match=r"target 't': unknown key `base_ulr` — did you mean `base_url`\?"):
+        load_config(tmp_path)
+
+
+def test_bad_timeout_and_missing_base_url_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  t:\n    base_url: http://x\n    timeouts: {idle: -1}\n"
+    )
+    with pytest.raises(ConfigError, match=r"timeout `idle` must be a positive number"):
+        load_config(tmp_path).resolve("t", {})
+    (tmp_path / "convtest.yaml").write_text("targets:\n  t:\n    token: x\n")
+    with pytest.raises(ConfigError, match=r"`base_url` is required"):
+        load_config(tmp_path).resolve("t", {})
+
+
+def test_pyproject_section_is_read_when_there_is_no_convtest_yaml(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.convtest]\ndefault_target = "prod"\n[tool.convtest.targets.prod]\nbase_url = "http://127.0.0.1:2"\n'
+    )
+    config = load_config(tmp_path)
+    assert config.source == "pyproject.toml [tool.convtest]"
+    assert config.resolve(None, {}).base_url == "http://127.0.0.1:2"
+
+
+def test_default_target_must_exist(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text("default_target: nope\n")
+    with pytest.raises(ConfigError, match=r"`default_target`: unknown target 'nope'"):
+        load_config(tmp_path)
