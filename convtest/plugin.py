@@ -5,12 +5,12 @@ Thin glue: everything it calls works without pytest (see :mod:`convtest.session`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
 
 import pytest
 
-from convtest.collect import SuiteFile
+from convtest.collect import ConversationItem, SuiteFile
 from convtest.config import Config, load_config
 from convtest.exceptions import ConfigError
 from convtest.session import RunSession
@@ -87,6 +87,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
         state.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Put the conversation's result on its report as plain data: it survives xdist, and the
+    controller's report and golden bookkeeping read it from there."""
+    report = yield
+    if call.when == "call" and isinstance(item, ConversationItem) and item.result is not None:
+        report.convtest = item.result.to_dict()  # type: ignore[attr-defined]
+    return report
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:

@@ -14,6 +14,7 @@ from convtest.adapters.base import Adapter, TurnRequest
 from convtest.assertions import Failure, check_turn, extract_saves
 from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
 from convtest.models import Conversation, Turn
+from convtest.secrets import redact_value
 from convtest.templating import EnvVars, render_value
 from convtest.transcript import TurnTranscript
 
@@ -37,6 +38,23 @@ class TurnResult:
     def passed(self) -> bool:
         return self.error is None and not self.failures
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able), for reports and for shipping across xdist workers."""
+        return {
+            "index": self.turn.index,
+            "location": str(self.turn.location),
+            "user": self.user,
+            "passed": self.passed,
+            "transcript": self.transcript.to_dict() if self.transcript else None,
+            "failures": [
+                {"check": f.check, "actual": f.actual, "location": str(f.location) if f.location else None}
+                for f in self.failures
+            ],
+            "error": str(self.error) if self.error else None,
+            "error_type": type(self.error).__name__ if self.error else None,
+            "saved": {name: _plain(value) for name, value in self.saved.items()},
+        }
+
 
 @dataclass(slots=True)
 class ConversationResult:
@@ -56,6 +74,28 @@ class ConversationResult:
     @property
     def failed_turn(self) -> TurnResult | None:
         return next((turn for turn in self.turns if not turn.passed), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with every secret replaced by ``***``."""
+        conversation = self.conversation
+        data = {
+            "name": conversation.name,
+            "location": str(conversation.location),
+            "tags": list(conversation.tags),
+            "target": self.target,
+            "passed": self.passed,
+            "duration_s": self.duration_s,
+            "turn_count": len(conversation.turns),
+            "turns": [turn.to_dict() for turn in self.turns],
+        }
+        return dict(redact_value(data, self.secrets))
+
+
+def _plain(value: Any) -> Any:
+    """Saved values are JSON data already; anything else is shown as text."""
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
 
 
 async def run_conversation(

@@ -6,15 +6,15 @@ The output is a plain ``str`` so it survives pytest-xdist and lands unchanged in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from convtest.exceptions import SuiteError
 from convtest.models import InvalidConversation
 from convtest.runner import ConversationResult, TurnResult
+from convtest.secrets import redact
 from convtest.transcript import ToolCall, TurnTranscript
 
-__all__ = ["format_failure", "format_invalid", "redact"]
+__all__ = ["format_failure", "format_invalid"]
 
 _MAX_TEXT = 400
 _MAX_JSON = 160
@@ -41,13 +41,6 @@ def format_invalid(entry: InvalidConversation | SuiteError) -> str:
         return f"invalid suite: {entry}"
     header = f"invalid conversation {entry.name!r} ({entry.location}):"
     return "\n".join([header, *(f"  ✗ {error}" for error in entry.errors)])
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret value (token, env values read by templates) with ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def _session_note(result: ConversationResult) -> str:
