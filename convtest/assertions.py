@@ -11,12 +11,31 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import jsonschema.exceptions
+import referencing.exceptions
 
 from convtest.exceptions import Location, TemplateRenderError
-from convtest.models import Expectation, SaveRule, TextCheck, ToolCallPattern, ToolCheck, Value
+from convtest.models import (
+    NO_ERRORS,
+    Count,
+    DataCheck,
+    ErrorsCheck,
+    Expectation,
+    SaveRule,
+    SourcesCheck,
+    TextCheck,
+    ToolCallPattern,
+    ToolCheck,
+    UnknownEventsCheck,
+    Value,
+)
 from convtest.templating import Template
-from convtest.transcript import Timings, ToolCall, TurnTranscript
+from convtest.transcript import Source, Timings, ToolCall, TurnTranscript
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = [
     "Failure",
@@ -63,12 +82,15 @@ class _OperandError(Exception):
 
 
 def check_turn(expect: Expectation, transcript: TurnTranscript, context: Mapping[str, Any]) -> list[Failure]:
-    """Every failed check of a turn, in the order text, tool calls, finish reason, latency."""
+    """Every failed check of a turn, in the order text, reasoning, tool calls, parts, finish, latency."""
     failures: list[Failure] = []
     if expect.text:
         failures.extend(_text_failures(expect.text, transcript.text, context))
+    if expect.reasoning:
+        failures.extend(_text_failures(expect.reasoning, transcript.reasoning, context, "reasoning"))
     for check in expect.tool_calls:
         failures.extend(_TOOL_OPS[check.op](check, transcript.tool_calls, context))
+    failures.extend(_part_failures(expect, transcript, context))
     failures.extend(_finish_failures(expect, transcript.finish_reason))
     failures.extend(_latency_failures(expect, transcript.timings))
     return failures
@@ -141,12 +163,14 @@ def _pattern_text(pattern: re.Pattern[str]) -> str:
 
 
 class _Subject:
-    """The turn's text, casefolded at most once however many checks ignore case."""
+    """The turn's text (or reasoning), casefolded at most once however many checks ignore case."""
 
-    __slots__ = ("_folded", "text")
+    __slots__ = ("_folded", "name", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, name: str) -> None:
         self.text = text
+        #: what the checks are about, as failures say it: ``text`` or ``reasoning``
+        self.name = name
         self._folded: str | None = None
 
     def view(self, ignore_case: bool) -> str:
@@ -168,18 +192,22 @@ class _Miss:
     error: bool = False
 
 
-def _text_failures(checks: Sequence[TextCheck], text: str, context: Mapping[str, Any]) -> list[Failure]:
-    subject = _Subject(text)
+def _text_failures(
+    checks: Sequence[TextCheck], text: str, context: Mapping[str, Any], name: str = "text"
+) -> list[Failure]:
+    subject = _Subject(text, name)
     return [
-        _text_failure(miss, text, context) for check in checks for miss in _evaluate(check, subject, context)
+        _text_failure(miss, subject, context)
+        for check in checks
+        for miss in _evaluate(check, subject, context)
     ]
 
 
-def _text_failure(miss: _Miss, text: str, context: Mapping[str, Any]) -> Failure:
+def _text_failure(miss: _Miss, subject: _Subject, context: Mapping[str, Any]) -> Failure:
     actual = miss.note
     if not miss.error:
-        actual = f"text was {_excerpt(text)}" + (f"; {miss.note}" if miss.note else "")
-    return Failure(describe_text_check(miss.check, context), actual, miss.check.location)
+        actual = f"{subject.name} was {_excerpt(subject.text)}" + (f"; {miss.note}" if miss.note else "")
+    return Failure(describe_text_check(miss.check, context, subject.name), actual, miss.check.location)
 
 
 def _evaluate(check: TextCheck, subject: _Subject, context: Mapping[str, Any]) -> Sequence[_Miss]:
@@ -305,13 +333,13 @@ def _any_of(check: TextCheck, subject: _Subject, context: Mapping[str, Any]) -> 
     details = [
         f"alternative {index}: {detail}"
         for index, (child, misses) in enumerate(zip(check.children, results, strict=True), 1)
-        if (detail := _brief(child, misses, context))
+        if (detail := _brief(child, misses, context, subject.name))
     ]
     note = "no alternative held" + (f" ({'; '.join(details)})" if details else "")
     return (*errors, _Miss(check, note))
 
 
-def _brief(child: TextCheck, misses: Sequence[_Miss], context: Mapping[str, Any]) -> str:
+def _brief(child: TextCheck, misses: Sequence[_Miss], context: Mapping[str, Any], name: str) -> str:
     """Why one alternative failed, beyond the text that every alternative saw."""
     parts = []
     for miss in misses:
@@ -321,7 +349,7 @@ def _brief(child: TextCheck, misses: Sequence[_Miss], context: Mapping[str, Any]
             parts.append(miss.note)
         else:
             note = f" ({miss.note})" if miss.note else ""
-            parts.append(f"{describe_text_check(miss.check, context)} did not hold{note}")
+            parts.append(f"{describe_text_check(miss.check, context, name)} did not hold{note}")
     return "; ".join(part for part in parts if part)
 
 
@@ -356,7 +384,7 @@ _COMBINATORS: dict[str, Callable[[TextCheck, _Subject, Mapping[str, Any]], Seque
 
 # --- describing text checks --------------------------------------------------------------------
 
-_Describer = Callable[[TextCheck, Mapping[str, Any] | None], str]
+_Describer = Callable[[TextCheck, Mapping[str, Any] | None, str], str]
 
 _STRING_PHRASES = {
     "equals": "equals",
@@ -369,38 +397,43 @@ _STRING_PHRASES = {
 }
 
 
-def describe_text_check(check: TextCheck, context: Mapping[str, Any] | None = None) -> str:
-    """What a text check expects, in words; templates rendered with ``context`` when they can be."""
-    return _DESCRIBERS[check.op](check, context)
+def describe_text_check(
+    check: TextCheck, context: Mapping[str, Any] | None = None, subject: str = "text"
+) -> str:
+    """What a text check expects, in words; templates rendered with ``context`` when they can be.
+
+    ``subject`` names what is checked: ``text``, or ``reasoning`` for ``expect.reasoning``.
+    """
+    return _DESCRIBERS[check.op](check, context, subject)
 
 
-def _describe_strings(check: TextCheck, context: Mapping[str, Any] | None) -> str:
+def _describe_strings(check: TextCheck, context: Mapping[str, Any] | None, subject: str) -> str:
     phrase = _STRING_PHRASES[check.op]
     if check.op == "contains" and len(check.values) > 1:
         phrase = _STRING_PHRASES["contains_all"]
     values = ", ".join(_quote(_template_text(value, context)) for value in check.values)
-    return f"text {phrase} {values}" + (" (ignoring case)" if check.ignore_case else "")
+    return f"{subject} {phrase} {values}" + (" (ignoring case)" if check.ignore_case else "")
 
 
-def _describe_regex(check: TextCheck, context: Mapping[str, Any] | None) -> str:
+def _describe_regex(check: TextCheck, context: Mapping[str, Any] | None, subject: str) -> str:
     phrase = "matches" if check.op == "matches" else "does not match"
     if check.pattern is not None:
-        return f"text {phrase} {_pattern_text(check.pattern)}"
-    return f"text {phrase} {_regex_text(_template_text(check.values[0], context), check.ignore_case)}"
+        return f"{subject} {phrase} {_pattern_text(check.pattern)}"
+    return f"{subject} {phrase} {_regex_text(_template_text(check.values[0], context), check.ignore_case)}"
 
 
-def _describe_length(check: TextCheck, context: Mapping[str, Any] | None) -> str:
+def _describe_length(check: TextCheck, context: Mapping[str, Any] | None, subject: str) -> str:
     bound = "at least" if check.op == "min_length" else "at most"
-    return f"text is {bound} {check.number} characters long"
+    return f"{subject} is {bound} {check.number} characters long"
 
 
-def _describe_group(check: TextCheck, context: Mapping[str, Any] | None) -> str:
-    children = "; ".join(describe_text_check(child, context) for child in check.children)
+def _describe_group(check: TextCheck, context: Mapping[str, Any] | None, subject: str) -> str:
+    children = "; ".join(describe_text_check(child, context, subject) for child in check.children)
     return f"{check.op.replace('_', ' ')} [{children}]"
 
 
-def _describe_not(check: TextCheck, context: Mapping[str, Any] | None) -> str:
-    return f"not ({describe_text_check(check.children[0], context)})"
+def _describe_not(check: TextCheck, context: Mapping[str, Any] | None, subject: str) -> str:
+    return f"not ({describe_text_check(check.children[0], context, subject)})"
 
 
 _DESCRIBERS: dict[str, _Describer] = {
@@ -517,9 +550,16 @@ def _describe_pattern(pattern: ToolCallPattern, context: Mapping[str, Any] | Non
     parts = []
     if pattern.has_input:
         parts.append(f"input ⊇ {_json(pattern.input, context)}")
+    if pattern.input_schema is not None:
+        parts.append("input valid against input_schema")
     if pattern.has_output:
         parts.append(f"output ⊇ {_json(pattern.output, context)}")
+    if pattern.error is not None:
+        parts.append(_ERROR_WORDS.get(pattern.error, f"error contains {_quote(str(pattern.error))}"))
     return f"{pattern.name}({', '.join(parts)})" if parts else pattern.name
+
+
+_ERROR_WORDS: dict[bool | str, str] = {True: "failed", False: "did not fail"}
 
 
 def _describe_patterns(check: ToolCheck, context: Mapping[str, Any] | None) -> str:
@@ -563,15 +603,41 @@ def _calls_actual(calls: Sequence[ToolCall]) -> str:
 
 
 def _pattern_mismatch(pattern: ToolCallPattern, call: ToolCall, context: Mapping[str, Any]) -> str | None:
-    """Why a call with the pattern's name does not match its input/output subsets, or None."""
+    """Why a call with the pattern's name does not match its input/output/error checks, or None."""
     if pattern.has_input and (found := _find_mismatch(pattern.input, call.input, context)):
         return found.describe("input")
+    if pattern.input_schema is not None and (problem := _schema_problem(pattern.input_schema, call.input)):
+        return problem
+    if pattern.error is not None and (problem := _error_problem(pattern.error, call)):
+        return problem
     if not pattern.has_output:
         return None
     if call.output is None and call.error is not None:
         return f"no output, the call failed with {_quote(call.error)}"
     found = _find_mismatch(pattern.output, call.output, context)
     return None if found is None else found.describe("output")
+
+
+def _schema_problem(validator: Validator, value: Any) -> str | None:
+    """The most relevant schema violation, at its path: ``input.order_id: 1234 is not of type 'string'``."""
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except referencing.exceptions.Unresolvable as exc:  # a $ref elsewhere: never fetched
+        return f"input_schema cannot be used: unresolvable $ref ({exc})"
+    if error is None:
+        return None
+    path = ".".join(("input", *(str(part) for part in error.absolute_path)))
+    return f"{path}: {error.message} (input_schema)"
+
+
+def _error_problem(expected: bool | str, call: ToolCall) -> str | None:
+    if call.error is None:
+        return "the call did not fail" if expected is not False else None
+    if expected is False:
+        return f"the call failed with {_quote(call.error)}"
+    if expected is True or expected in call.error:
+        return None
+    return f"error was {_quote(call.error)}"
 
 
 def _sequence(check: ToolCheck, calls: Sequence[ToolCall], context: Mapping[str, Any]) -> list[Failure]:
@@ -660,6 +726,136 @@ _TOOL_OPS: dict[str, _ToolOp] = {
     "none": _none,
     "count": _count,
 }
+
+
+# --- sources, data parts, error chunks, steps, abort, unknown events --------------------------
+
+
+def _part_failures(
+    expect: Expectation, transcript: TurnTranscript, context: Mapping[str, Any]
+) -> list[Failure]:
+    failures: list[Failure] = []
+    if expect.sources is not None:
+        failures.extend(_sources_failures(expect.sources, transcript.sources))
+    for data_check in expect.data:
+        failure = _data_failure(data_check, transcript, context)
+        if failure is not None:
+            failures.append(failure)
+    if expect.errors is not None and (transcript.errors or expect.errors is not NO_ERRORS):
+        failures.extend(_errors_failures(expect.errors, transcript.errors))
+    if expect.steps is not None and not _within(expect.steps, transcript.steps):
+        actual = f"{_plural(transcript.steps, 'step')} (start-step chunks)"
+        failures.append(Failure(_describe_count(expect.steps, "step"), actual, expect.steps.location))
+    if expect.aborted is not None and expect.aborted != transcript.aborted:
+        failures.append(_abort_failure(expect, transcript))
+    if expect.unknown_events is not None:
+        failures.extend(_unknown_failures(expect.unknown_events, transcript.unknown_events))
+    return failures
+
+
+def _within(count: Count, number: int) -> bool:
+    return count.min <= number and (count.max is None or number <= count.max)
+
+
+def _describe_count(count: Count, noun: str) -> str:
+    if count.max == 0:
+        return f"no {noun}s"
+    if count.max == count.min:
+        return f"exactly {_plural(count.min, noun)}"
+    if count.max is None:
+        return f"at least {_plural(count.min, noun)}"
+    if count.min == 0:
+        return f"at most {_plural(count.max, noun)}"
+    return f"{count.min} to {count.max} {noun}s"
+
+
+def _format_source(source: Source) -> str:
+    if source.kind == "url":
+        title = f" ({_quote(source.title)})" if source.title else ""
+        return f"{source.url}{title}"
+    return f"document {_quote(source.title or '')} ({source.media_type})"
+
+
+def _sources_actual(sources: Sequence[Source]) -> str:
+    if not sources:
+        return "no sources arrived"
+    shown = [_format_source(source) for source in sources[:_CALLS_SHOWN]]
+    more = [f"… {len(sources) - _CALLS_SHOWN} more"] if len(sources) > _CALLS_SHOWN else []
+    return f"sources were [{', '.join([*shown, *more])}]"
+
+
+def _sources_failures(check: SourcesCheck, sources: Sequence[Source]) -> list[Failure]:
+    failures = []
+    if check.count is not None and not _within(check.count, len(sources)):
+        failures.append(
+            Failure(_describe_count(check.count, "source"), _sources_actual(sources), check.location)
+        )
+    for field_name, label, wanted in (("url", "URL", check.urls), ("title", "title", check.titles)):
+        for part in wanted:
+            if not any(part in (getattr(source, field_name) or "") for source in sources):
+                description = f"a source {label} contains {_quote(part)}"
+                failures.append(Failure(description, _sources_actual(sources), check.location))
+    return failures
+
+
+def _data_failure(check: DataCheck, transcript: TurnTranscript, context: Mapping[str, Any]) -> Failure | None:
+    """Holds when some ``data-<name>`` part contains the expected data; else says why the last did not."""
+    label = f"data-{check.name}"
+    parts = transcript.data(check.name)
+    try:
+        mismatches = [_find_mismatch(check.expected, part.data, context) for part in parts]
+    except _OperandError as exc:
+        return Failure(_describe_data(check, context), exc.message, check.location)
+    if parts and None in mismatches:
+        return None
+    if not parts:
+        names = ", ".join(dict.fromkeys(f"data-{part.name}" for part in transcript.data_parts))
+        actual = f"no {label} part arrived" + (f"; parts were {names}" if names else "")
+    else:
+        last = mismatches[-1]
+        assert last is not None
+        actual = last.describe(label)
+    return Failure(_describe_data(check, context), actual, check.location)
+
+
+def _describe_data(check: DataCheck, context: Mapping[str, Any]) -> str:
+    relation = "⊇" if isinstance(check.expected, Mapping | list) else "is"
+    return f"data-{check.name} {relation} {_json(check.expected, context)}"
+
+
+def _errors_failures(check: ErrorsCheck, errors: Sequence[str]) -> list[Failure]:
+    actual = f"error chunks were [{_quote_all(errors)}]" if errors else "no error chunk arrived"
+    failures = []
+    if check.count is not None and not _within(check.count, len(errors)):
+        description = _describe_count(check.count, "error chunk")
+        if check is NO_ERRORS:
+            description += " (set `expect.errors` to expect them)"
+        failures.append(Failure(description, actual, check.location))
+    for part in check.contains:
+        if not any(part in error for error in errors):
+            failures.append(Failure(f"an error chunk contains {_quote(part)}", actual, check.location))
+    return failures
+
+
+def _unknown_failures(check: UnknownEventsCheck, events: Sequence[Mapping[str, Any]]) -> list[Failure]:
+    types = [str(event.get("type")) for event in events]
+    actual = f"unknown events were [{_quote_all(types)}]" if types else "no unknown event arrived"
+    failures = []
+    if check.count is not None and not _within(check.count, len(events)):
+        failures.append(Failure(_describe_count(check.count, "unknown event"), actual, check.location))
+    for wanted in check.types:
+        if wanted not in types:
+            failures.append(Failure(f"an unknown event of type {_quote(wanted)}", actual, check.location))
+    return failures
+
+
+def _abort_failure(expect: Expectation, transcript: TurnTranscript) -> Failure:
+    if expect.aborted:
+        return Failure("the stream is aborted", "no abort chunk arrived", expect.aborted_location)
+    reason = f" (reason {_quote(transcript.abort_reason)})" if transcript.abort_reason else ""
+    actual = f"an abort chunk arrived{reason}; text so far {_excerpt(transcript.text)}"
+    description = "the stream is not aborted" + ("" if expect.aborted_location else " (set `expect.aborted`)")
+    return Failure(description, actual, expect.aborted_location)
 
 
 # --- finish reason and latency -----------------------------------------------------------------

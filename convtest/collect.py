@@ -74,9 +74,11 @@ class ConversationItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(reason=conversation.xfail, raises=ConversationFailed))
 
     def runtest(self) -> None:
+        from convtest.golden_plugin import goldens_of
         from convtest.plugin import state_of
 
-        self.result = state_of(self.config).session.run(self.conversation)
+        self.result = state_of(self.config).lookahead.result(self, self.conversation)
+        self.result.golden = goldens_of(self.config).check(self.result, self.path)
         if not self.result.passed:
             raise ConversationFailed(self.result)
 

@@ -18,7 +18,15 @@ from typing import Any
 import yaml
 
 from convtest.exceptions import ConfigError
-from convtest.targets import REFERENCE_TARGET, Target, Timeouts
+from convtest.targets import (
+    REFERENCE_TARGET,
+    TIMEOUT_KINDS,
+    Handshake,
+    ResponseFields,
+    RetryPolicy,
+    Target,
+    Timeouts,
+)
 
 __all__ = ["CONFIG_FILE", "Config", "load_config"]
 
@@ -26,9 +34,29 @@ CONFIG_FILE = "convtest.yaml"
 
 _TOP_KEYS = frozenset({"default_target", "targets"})
 _TARGET_KEYS = frozenset(
-    {"adapter", "base_url", "path", "token", "pid", "chatbot_id", "platform", "headers", "timeouts"}
+    {
+        "adapter",
+        "base_url",
+        "path",
+        "token",
+        "pid",
+        "chatbot_id",
+        "platform",
+        "headers",
+        "timeouts",
+        "limits",
+        "retries",
+        "stream",
+        "response_fields",
+        "auth",
+    }
 )
-_TIMEOUT_KEYS = frozenset({"connect", "first_byte", "idle", "total"})
+_TIMEOUT_KEYS = frozenset(TIMEOUT_KINDS)
+_RESPONSE_FIELD_KEYS = frozenset(ResponseFields.__dataclass_fields__)
+_AUTH_KEYS = frozenset({"handshake"})
+_HANDSHAKE_KEYS = frozenset({"path", "url", "method", "body", "token_path"})
+_LIMIT_KEYS = frozenset({"max_in_flight", "requests_per_second"})
+_RETRY_KEYS = frozenset({"max", "backoff", "max_delay"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -85,9 +113,16 @@ def _parse(data: Any, source: str) -> Config:
         where = f"{source}: target {name!r}"
         _require_mapping(raw, where)
         _reject_unknown(raw, _TARGET_KEYS, where)
-        if "timeouts" in raw:
-            _require_mapping(raw["timeouts"], f"{where}: `timeouts`")
-            _reject_unknown(raw["timeouts"], _TIMEOUT_KEYS, f"{where}: `timeouts`")
+        for section, keys in (
+            ("timeouts", _TIMEOUT_KEYS),
+            ("limits", _LIMIT_KEYS),
+            ("retries", _RETRY_KEYS),
+            ("response_fields", _RESPONSE_FIELD_KEYS),
+            ("auth", _AUTH_KEYS),
+        ):
+            if section in raw:
+                _require_mapping(raw[section], f"{where}: `{section}`")
+                _reject_unknown(raw[section], keys, f"{where}: `{section}`")
     config = Config(source=source, raw_targets=targets)
     default = data.get("default_target", REFERENCE_TARGET)
     if default not in config.target_names:
@@ -119,17 +154,24 @@ def _build_target(name: str, raw: Mapping[str, Any], source: str, environ: Mappi
         for key, value in (raw.get("headers") or {}).items()
     }
     secrets.extend(value for key, value in headers.items() if _ENV_REF.search(str(raw["headers"][key])))
+    stream = _flag(raw.get("stream", True), f"{where}: `stream`")
+    handshake = _handshake(raw.get("auth") or {}, base_url.rstrip("/"), environ, where, secrets)
     return Target(
         name=name,
         adapter=text("adapter", "robofy"),
         base_url=base_url.rstrip("/"),
-        path=text("path", "/v1/ai-agent/chat/stream"),
+        path=text("path") or None,
+        stream=stream,
+        response_fields=_response_fields(raw.get("response_fields") or {}, where),
+        handshake=handshake,
         token=token,
         pid=text("pid"),
         chatbot_id=text("chatbot_id"),
         platform=text("platform", "web"),
         headers=headers,
         timeouts=_timeouts(raw.get("timeouts") or {}, where),
+        **_limits(raw.get("limits") or {}, where),
+        retry=_retries(raw.get("retries") or {}, where),
         token_env=tuple(match.group(1) for match in _ENV_REF.finditer(str(raw.get("token", "")))),
         secrets=tuple(secrets),
     )
@@ -142,6 +184,89 @@ def _timeouts(raw: Mapping[str, Any], where: str) -> Timeouts:
             raise ConfigError(f"{where}: timeout `{key}` must be a positive number of seconds, got {value!r}")
         values[key] = float(value)
     return Timeouts(**values)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _dotted_path(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or not all(value.split(".")):
+        example = "like `data.answer` or `items.0.text`"
+        raise ConfigError(f"{where} must be a dotted path {example}, got {value!r}")
+    return value
+
+
+def _response_fields(raw: Mapping[str, Any], where: str) -> ResponseFields:
+    return ResponseFields(
+        **{key: _dotted_path(value, f"{where}: `response_fields.{key}`") for key, value in raw.items()}
+    )
+
+
+def _handshake(
+    auth: Mapping[str, Any], base_url: str, environ: Mapping[str, str], where: str, secrets: list[str]
+) -> Handshake | None:
+    """``auth.handshake``: ``path`` (under base_url) or ``url``; ``${VAR}`` in the body is a secret."""
+    if "handshake" not in auth:
+        return None
+    raw = auth["handshake"]
+    where = f"{where}: `auth.handshake`"
+    _require_mapping(raw, where)
+    _reject_unknown(raw, _HANDSHAKE_KEYS, where)
+    if ("path" in raw) == ("url" in raw):
+        raise ConfigError(f"{where} needs exactly one of `path` (e.g. /v1/ai-agent/chat/handshake) or `url`")
+    url = _interpolate(str(raw.get("url") or base_url + str(raw["path"])), environ, f"{where}: url")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: the handshake URL must start with http:// or https://, got {url!r}")
+    method = str(raw.get("method", "POST")).upper()
+    if method not in ("GET", "POST", "PUT"):
+        raise ConfigError(f"{where}: `method` must be GET, POST or PUT, got {raw['method']!r}")
+    body = raw.get("body")
+    if body is not None:
+        _require_mapping(body, f"{where}: `body`")
+        body = _interpolate_tree(body, environ, f"{where}: `body`", secrets)
+    token_path = _dotted_path(raw.get("token_path", "token"), f"{where}: `token_path`")
+    return Handshake(url=url, method=method, body=body, token_path=token_path)
+
+
+def _interpolate_tree(value: Any, environ: Mapping[str, str], where: str, secrets: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate_tree(item, environ, where, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate_tree(item, environ, where, secrets) for item in value]
+    if not isinstance(value, str) or not _ENV_REF.search(value):
+        return value
+    resolved = _interpolate(value, environ, where)
+    secrets.append(resolved)
+    return resolved
+
+
+def _limits(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return {
+        key: _number(raw[key], f"{where}: `limits.{key}`", whole=key == "max_in_flight")
+        for key in ("max_in_flight", "requests_per_second")
+        if key in raw
+    }
+
+
+def _retries(raw: Mapping[str, Any], where: str) -> RetryPolicy:
+    policy: dict[str, Any] = {}
+    if "max" in raw:
+        policy["max"] = _number(raw["max"], f"{where}: `retries.max`", whole=True, minimum=0)
+    for key in ("backoff", "max_delay"):
+        if key in raw:
+            policy[key] = _number(raw[key], f"{where}: `retries.{key}`")
+    return RetryPolicy(**policy)
+
+
+def _number(value: Any, where: str, *, whole: bool = False, minimum: float = 1e-9) -> Any:
+    kind = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kind) or value < minimum:
+        wanted = "a whole number" if whole else "a number"
+        raise ConfigError(f"{where} must be {wanted} of at least {minimum:g}, got {value!r}")
+    return value
 
 
 def _interpolate(value: str, environ: Mapping[str, str], where: str) -> str:

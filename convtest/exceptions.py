@@ -16,6 +16,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConvtestError",
+    "GoldenError",
     "HTTPStatusError",
     "Location",
     "ProtocolError",
@@ -73,6 +74,10 @@ class ConfigError(ConvtestError):
     """Target configuration (convtest.yaml / [tool.convtest]) is invalid or incomplete."""
 
 
+class GoldenError(ConvtestError):
+    """A golden transcript file cannot be read (not convtest's YAML) or written (disk, permissions)."""
+
+
 class TemplateRenderError(ConvtestError):
     """A Jinja2 template in a turn could not be rendered (unset env var, failing filter...)."""
 
@@ -81,15 +86,26 @@ class TargetError(ConvtestError):
     """The target misbehaved during a turn.
 
     ``transcript`` keeps whatever arrived before the fault, so nothing is lost in the report.
-    ``retryable`` is true only when nothing of the response had arrived yet.
+    ``retryable`` is true only when nothing of the response body had arrived yet, so sending the
+    turn again cannot duplicate anything the bot already did; the class sets the default and an
+    adapter that knows better passes ``retryable=``.
     """
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, target: str = "", transcript: TurnTranscript | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str = "",
+        transcript: TurnTranscript | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         self.message = message
         self.target = target
         self.transcript = transcript
+        if retryable is not None:
+            self.retryable = retryable
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -103,7 +119,7 @@ class ConnectError(TargetError):
 
 
 class TimeoutError(TargetError):
-    """A named timeout fired: ``kind`` is connect, first_byte, idle or total."""
+    """A named timeout fired: ``kind`` is connect, first_byte, first_token, idle or total."""
 
     def __init__(
         self,
@@ -112,13 +128,18 @@ class TimeoutError(TargetError):
         kind: str,
         target: str = "",
         transcript: TurnTranscript | None = None,
+        retryable: bool | None = None,
     ) -> None:
         self.kind = kind
-        super().__init__(message, target=target, transcript=transcript)
+        super().__init__(message, target=target, transcript=transcript, retryable=retryable)
 
 
 class HTTPStatusError(TargetError):
-    """The target answered with a non-2xx status; the body is kept for the message."""
+    """The target answered with a non-2xx status; the body is kept for the message.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds (an HTTP date is converted), for a
+    retry layer to honour; None when the header is absent or unreadable.
+    """
 
     def __init__(
         self,
@@ -128,9 +149,11 @@ class HTTPStatusError(TargetError):
         body: str,
         target: str = "",
         transcript: TurnTranscript | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.body = body
+        self.retry_after = retry_after
         super().__init__(message, target=target, transcript=transcript)
 
     @property

@@ -11,16 +11,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from convtest.exceptions import Location, SuiteError
 from convtest.templating import Template
 
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
 __all__ = [
+    "NO_ERRORS",
     "Conversation",
+    "Count",
+    "DataCheck",
+    "ErrorsCheck",
     "Expectation",
+    "GoldenSettings",
+    "GoldenText",
+    "GoldenToolInput",
     "InvalidConversation",
     "SaveRule",
+    "SourcesCheck",
     "Suite",
     "TextCheck",
     "TextOp",
@@ -28,6 +39,7 @@ __all__ = [
     "ToolCheck",
     "ToolOp",
     "Turn",
+    "UnknownEventsCheck",
     "Value",
 ]
 
@@ -87,6 +99,10 @@ class ToolCallPattern:
     output: Any = None
     has_input: bool = False
     has_output: bool = False
+    #: True: the call failed; False: it did not; a string: its error contains it; None: not checked
+    error: bool | str | None = None
+    #: compiled when the file is loaded; the call's input must be valid against it
+    input_schema: Validator | None = None
 
 
 ToolOp = Literal["sequence", "called", "not_called", "none", "count"]
@@ -111,6 +127,63 @@ class ToolCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class Count:
+    """How many: at least ``min`` and at most ``max`` (None: no upper bound)."""
+
+    location: Location | None
+    min: int = 0
+    max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesCheck:
+    """The turn's cited sources (``source-url`` / ``source-document``)."""
+
+    location: Location
+    count: Count | None = None
+    #: each is part of some source's URL
+    urls: tuple[str, ...] = ()
+    #: each is part of some source's title
+    titles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DataCheck:
+    """A ``data-<name>`` part must have arrived with data matching ``expected`` as a subset."""
+
+    #: without the ``data-`` prefix
+    name: str
+    #: a nested YAML value whose string leaves may be templates
+    expected: Any
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorsCheck:
+    """The turn's ``error`` chunks: how many, and what they say."""
+
+    #: None for the implicit check every turn has
+    location: Location | None
+    count: Count | None = None
+    #: each is part of some error's text
+    contains: tuple[str, ...] = ()
+
+
+#: a turn that says nothing about errors fails on an ``error`` chunk: never a silent pass
+NO_ERRORS = ErrorsCheck(None, Count(None, max=0))
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEventsCheck:
+    """Chunks of types convtest does not know (kept verbatim, never fatal): how many, which."""
+
+    location: Location
+    count: Count | None = None
+    #: each must be the type of some unknown chunk
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Expectation:
     """All checks of one turn; every one is evaluated so a failure report lists them all."""
 
@@ -122,6 +195,17 @@ class Expectation:
     max_first_token_ms: float | None = None
     max_total_ms: float | None = None
     latency_location: Location | None = None
+    #: text checks on the reasoning text
+    reasoning: tuple[TextCheck, ...] = ()
+    sources: SourcesCheck | None = None
+    data: tuple[DataCheck, ...] = ()
+    #: ``expect.errors: null`` turns the default off and lets error chunks pass
+    errors: ErrorsCheck | None = NO_ERRORS
+    steps: Count | None = None
+    #: True: the stream must be aborted; False (the default): it must not; None: not checked
+    aborted: bool | None = False
+    aborted_location: Location | None = None
+    unknown_events: UnknownEventsCheck | None = None
 
 
 SaveSource = Literal["text", "tool_input", "tool_output", "session_id", "message_id"]
@@ -145,6 +229,26 @@ class SaveRule:
     path: str | None = None
 
 
+GoldenText = Literal["exact", "normalized", "similarity"]
+GoldenToolInput = Literal["exact", "subset"]
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenSettings:
+    """How a turn is compared with its golden transcript (``golden:`` in defaults, conversation, turn).
+
+    ``ignore`` holds dotted paths into a golden turn (``tool_calls.*.output.eta``); ``*`` is one
+    segment, ``**`` any number of them.
+    """
+
+    ignore: tuple[str, ...] = ()
+    text: GoldenText = "exact"
+    #: the least word-level similarity ratio (0-1) that passes with ``text: similarity``
+    similarity: float = 0.9
+    tool_input: GoldenToolInput = "exact"
+    ignore_order: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One user message and what must come back."""
@@ -155,6 +259,10 @@ class Turn:
     location: Location
     expect: Expectation = field(default_factory=Expectation)
     save: tuple[SaveRule, ...] = ()
+    #: overrides of the target's timeouts for this turn, in seconds by kind (``idle``, ``total``...)
+    timeouts: Mapping[str, float] = field(default_factory=dict)
+    #: how this turn is compared with the golden transcript; None: the conversation is not golden
+    golden: GoldenSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +280,8 @@ class Conversation:
     vars: Mapping[str, Any] = field(default_factory=dict)
     skip: str | None = None
     xfail: str | None = None
+    #: None: no golden transcript; else the conversation-level comparison settings
+    golden: GoldenSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

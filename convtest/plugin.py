@@ -5,6 +5,7 @@ Thin glue: everything it calls works without pytest (see :mod:`convtest.session`
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator, Iterable
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 from convtest.collect import ConversationItem, SuiteFile
 from convtest.config import Config, load_config
 from convtest.exceptions import ConfigError
+from convtest.golden_plugin import add_golden_options, register_goldens
+from convtest.lookahead import Lookahead
+from convtest.report_plugin import add_report_option, register_report
 from convtest.session import RunSession
 from convtest.suite import is_suite_file
 
@@ -27,6 +31,7 @@ class PluginState:
         self._pytest_config = config
         self._config: Config | None = None
         self._session: RunSession | None = None
+        self._lookahead: Lookahead | None = None
         self._tags: set[str] = set()
 
     @property
@@ -39,8 +44,15 @@ class PluginState:
     def session(self) -> RunSession:
         if self._session is None:
             target = self._pytest_config.getoption("convtest_target")
-            self._session = RunSession(self.config, target=target)
+            concurrency = self._pytest_config.getoption("convtest_concurrency")
+            self._session = RunSession(self.config, target=target, concurrency=concurrency)
         return self._session
+
+    @property
+    def lookahead(self) -> Lookahead:
+        if self._lookahead is None:
+            self._lookahead = Lookahead(self.session)
+        return self._lookahead
 
     def register_tags(self, tags: Iterable[str]) -> None:
         """Declare suite tags as markers, so ``-m`` and ``--strict-markers`` accept them."""
@@ -50,6 +62,7 @@ class PluginState:
                 self._pytest_config.addinivalue_line("markers", f"{tag}: convtest suite tag")
 
     def close(self) -> None:
+        self._lookahead = None
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -64,6 +77,8 @@ def state_of(config: pytest.Config) -> PluginState:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("convtest", "chatbot conversation suites")
+    add_report_option(group)
+    add_golden_options(group)
     group.addoption(
         "--convtest-target",
         metavar="NAME",
@@ -71,10 +86,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="target to run suites against (from convtest.yaml / [tool.convtest]); "
         "default: the config's default_target, else the embedded reference agent",
     )
+    group.addoption(
+        "--convtest-concurrency",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="conversations in flight at once in this process (turns of one conversation stay in "
+        "order; pytest still reports them one by one, in order); default 1",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def pytest_configure(config: pytest.Config) -> None:
     state = config.stash[_STATE] = PluginState(config)
+    register_report(config)
+    register_goldens(config)
     target = config.getoption("convtest_target")
     if target is not None:
         try:
@@ -99,6 +131,16 @@ def pytest_runtest_makereport(
     if call.when == "call" and isinstance(item, ConversationItem) and item.result is not None:
         report.convtest = item.result.to_dict()  # type: ignore[attr-defined]
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what is loaded by now (pytest, plugins, parsed suites) out of the garbage
+    collector's sight when conversations will run: those objects live for the whole run anyway,
+    and every full collection walks all of them (pytest alone runs five at exit, ~0.3 s on a
+    2-core machine)."""
+    if any(isinstance(item, ConversationItem) for item in session.items):
+        gc.freeze()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:

@@ -13,6 +13,7 @@ from typing import Any
 from convtest.adapters.base import Adapter, TurnRequest
 from convtest.assertions import Failure, check_turn, extract_saves
 from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
+from convtest.golden.result import GoldenResult
 from convtest.models import Conversation, Turn
 from convtest.secrets import redact_value
 from convtest.templating import EnvVars, render_value
@@ -66,10 +67,17 @@ class ConversationResult:
     duration_s: float = 0.0
     #: env values read by templates: secrets that reports must not show
     secrets: tuple[str, ...] = ()
+    #: the golden transcript check (set after the run); None when the conversation is not golden
+    golden: GoldenResult | None = None
+
+    @property
+    def turns_passed(self) -> bool:
+        """Every turn ran and held; the golden check aside."""
+        return len(self.turns) == len(self.conversation.turns) and all(t.passed for t in self.turns)
 
     @property
     def passed(self) -> bool:
-        return len(self.turns) == len(self.conversation.turns) and all(t.passed for t in self.turns)
+        return self.turns_passed and not (self.golden is not None and self.golden.failed)
 
     @property
     def failed_turn(self) -> TurnResult | None:
@@ -87,6 +95,7 @@ class ConversationResult:
             "duration_s": self.duration_s,
             "turn_count": len(conversation.turns),
             "turns": [turn.to_dict() for turn in self.turns],
+            "golden": self.golden.to_dict() if self.golden is not None else None,
         }
         return dict(redact_value(data, self.secrets))
 
@@ -125,7 +134,9 @@ async def _run_turn(
         user = render_value(turn.user, context)
     except TemplateRenderError as exc:
         return TurnResult(turn=turn, user=None, error=exc)
-    request = TurnRequest(query=user, session_id=context["session_id"], platform=conversation.platform)
+    request = TurnRequest(
+        query=user, session_id=context["session_id"], platform=conversation.platform, timeouts=turn.timeouts
+    )
     try:
         transcript = await adapter.send_turn(request)
     except TargetError as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convtest.exceptions import ProtocolError
-from convtest.transcript import ToolCall, TurnTranscript
+from convtest.transcript import DataPart, FilePart, Source, ToolCall, TurnTranscript
 
 __all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview"]
 
@@ -146,26 +146,39 @@ class SSEDecoder:
 
 _Chunk = dict[str, Any]
 _Handler = Callable[["TurnAssembler", _Chunk], None]
+_Blocks = dict[tuple[int, str], list[str]]
 
 
 class TurnAssembler:
     """Reassemble one turn from the ``data`` of each event of a UI message stream.
 
-    Chunks the transcript models are folded into it; ``text-end`` and ``finish-step`` carry
-    nothing and are dropped; every other chunk (reasoning, sources, files, metadata, abort,
-    custom ``data-*``...) is kept verbatim in ``unknown_events``, so nothing is lost and a new
-    chunk type never fails a run. The parsed chunk is stored as is, never copied.
+    Every chunk type of the protocol (``ai`` 5 and 6) has a handler in a dispatch table and a typed
+    home in the transcript; ``data-*`` chunks without a handler of their own become data parts.
+    Any other type is kept verbatim in ``unknown_events``, so a new chunk type never fails a run.
+    A known chunk without a field the protocol requires is a :class:`ProtocolError`.
     """
 
     _handlers: ClassVar[dict[str, _Handler]]
 
-    __slots__ = ("_current", "_elapsed_ms", "_texts", "_tools", "_transcript", "event_count")
+    __slots__ = (
+        "_current",
+        "_data",
+        "_elapsed_ms",
+        "_reasoning",
+        "_texts",
+        "_tools",
+        "_transcript",
+        "event_count",
+    )
 
     def __init__(self) -> None:
         self._transcript = TurnTranscript()
         #: text parts per block keyed by (start-step count, id): ids repeat in every step
-        self._texts: dict[tuple[int, str], list[str]] = {}
+        self._texts: _Blocks = {}
+        self._reasoning: _Blocks = {}
         self._tools: dict[str, ToolCall] = {}
+        #: data parts that have an id, by (name, id): a later chunk replaces the data
+        self._data: dict[tuple[str, str], DataPart] = {}
         self._current = ""
         self._elapsed_ms = 0.0
         #: events fed so far, ``[DONE]`` included; error messages number events from 1
@@ -179,6 +192,7 @@ class TurnAssembler:
     def transcript(self) -> TurnTranscript:
         """The transcript so far; valid at any moment, so a partial one can go with an error."""
         self._transcript.text_blocks = ["".join(parts) for parts in self._texts.values()]
+        self._transcript.reasoning_blocks = ["".join(parts) for parts in self._reasoning.values()]
         return self._transcript
 
     def feed(self, data: str, elapsed_ms: float) -> None:
@@ -190,11 +204,14 @@ class TurnAssembler:
         self._current = data
         self._elapsed_ms = elapsed_ms
         chunk = self._parse(data)
-        handler = self._handlers.get(chunk["type"])
-        if handler is None:
-            self._transcript.unknown_events.append(chunk)
-        else:
+        kind = chunk["type"]
+        handler = self._handlers.get(kind)
+        if handler is not None:
             handler(self, chunk)
+        elif kind.startswith("data-"):
+            self._on_data(chunk)
+        else:
+            self._transcript.unknown_events.append(chunk)
 
     def _parse(self, data: str) -> _Chunk:
         try:
@@ -215,30 +232,69 @@ class TurnAssembler:
             raise self._error(f"({chunk['type']}) has no string {key!r}")
         return value
 
+    # --- message ----------------------------------------------------------------------------
+
     def _on_start(self, chunk: _Chunk) -> None:
         message_id = chunk.get("messageId")
         if isinstance(message_id, str):
             self._transcript.message_id = message_id
+        self._metadata(chunk)
+
+    def _metadata(self, chunk: _Chunk) -> None:
+        if "messageMetadata" in chunk:
+            transcript = self._transcript
+            transcript.message_metadata = _merge(transcript.message_metadata, chunk["messageMetadata"])
+
+    def _on_message_metadata(self, chunk: _Chunk) -> None:
+        self._metadata(chunk)
 
     def _on_start_step(self, chunk: _Chunk) -> None:
         self._transcript.steps += 1
 
-    def _text_block(self, chunk: _Chunk) -> list[str]:
+    def _on_finish(self, chunk: _Chunk) -> None:
+        reason = chunk.get("finishReason")
+        if isinstance(reason, str):
+            self._transcript.finish_reason = reason
+        self._metadata(chunk)
+
+    def _on_abort(self, chunk: _Chunk) -> None:
+        self._transcript.aborted = True
+        reason = chunk.get("reason")
+        self._transcript.abort_reason = reason if isinstance(reason, str) else None
+
+    def _on_error(self, chunk: _Chunk) -> None:
+        self._transcript.errors.append(_error_text(chunk))
+
+    # --- text and reasoning -----------------------------------------------------------------
+
+    def _block(self, blocks: _Blocks, chunk: _Chunk) -> list[str]:
         key = (self._transcript.steps, self._require_str(chunk, "id"))
-        parts = self._texts.get(key)
+        parts = blocks.get(key)
         if parts is None:
-            parts = self._texts[key] = []
+            parts = blocks[key] = []
         return parts
 
     def _on_text_start(self, chunk: _Chunk) -> None:
-        self._text_block(chunk)
+        self._block(self._texts, chunk)
 
     def _on_text_delta(self, chunk: _Chunk) -> None:
         delta = self._require_str(chunk, "delta")
-        self._text_block(chunk).append(delta)
+        self._block(self._texts, chunk).append(delta)
         timings = self._transcript.timings
         if delta and timings.first_token_ms is None:
             timings.first_token_ms = self._elapsed_ms
+
+    def _on_reasoning_start(self, chunk: _Chunk) -> None:
+        self._block(self._reasoning, chunk)
+
+    def _on_reasoning_delta(self, chunk: _Chunk) -> None:
+        delta = self._require_str(chunk, "delta")
+        self._block(self._reasoning, chunk).append(delta)
+
+    def _on_block_end(self, chunk: _Chunk) -> None:
+        self._require_str(chunk, "id")
+
+    # --- tools ------------------------------------------------------------------------------
 
     def _tool(self, chunk: _Chunk) -> ToolCall:
         call_id = self._require_str(chunk, "toolCallId")
@@ -250,6 +306,13 @@ class TurnAssembler:
         name = chunk.get("toolName")
         if isinstance(name, str) and name:
             call.name = name
+        if chunk.get("providerExecuted") is True:
+            call.provider_executed = True
+        if chunk.get("dynamic") is True:
+            call.dynamic = True
+        title = chunk.get("title")
+        if isinstance(title, str):
+            call.title = title
         return call
 
     def _on_tool_input_start(self, chunk: _Chunk) -> None:
@@ -259,27 +322,76 @@ class TurnAssembler:
         self._tool(chunk).input_text += self._require_str(chunk, "inputTextDelta")
 
     def _on_tool_input_available(self, chunk: _Chunk) -> None:
-        self._tool(chunk).input = chunk.get("input")
+        call = self._tool(chunk)
+        call.input = chunk.get("input")
+        call.state = "input-available"
 
     def _on_tool_input_error(self, chunk: _Chunk) -> None:
         call = self._tool(chunk)
         if "input" in chunk:
             call.input = chunk["input"]
         call.error = _error_text(chunk)
+        call.state = "output-error"
+
+    def _on_tool_approval_request(self, chunk: _Chunk) -> None:
+        call = self._tool(chunk)
+        call.approval_id = self._require_str(chunk, "approvalId")
+        call.state = "approval-requested"
 
     def _on_tool_output_available(self, chunk: _Chunk) -> None:
-        self._tool(chunk).output = chunk.get("output")
+        call = self._tool(chunk)
+        if chunk.get("preliminary") is True:
+            call.preliminary_outputs.append(chunk.get("output"))
+            return
+        call.output = chunk.get("output")
+        call.state = "output-available"
 
     def _on_tool_output_error(self, chunk: _Chunk) -> None:
-        self._tool(chunk).error = _error_text(chunk)
+        call = self._tool(chunk)
+        call.error = _error_text(chunk)
+        call.state = "output-error"
 
-    def _on_finish(self, chunk: _Chunk) -> None:
-        reason = chunk.get("finishReason")
-        if isinstance(reason, str):
-            self._transcript.finish_reason = reason
+    def _on_tool_output_denied(self, chunk: _Chunk) -> None:
+        self._tool(chunk).state = "output-denied"
+
+    # --- sources, files, data ---------------------------------------------------------------
+
+    def _on_source_url(self, chunk: _Chunk) -> None:
+        source_id, url = self._require_str(chunk, "sourceId"), self._require_str(chunk, "url")
+        self._transcript.sources.append(
+            Source("url", source_id, url=url, title=_optional_str(chunk, "title"))
+        )
+
+    def _on_source_document(self, chunk: _Chunk) -> None:
+        source = Source(
+            "document",
+            self._require_str(chunk, "sourceId"),
+            title=self._require_str(chunk, "title"),
+            media_type=self._require_str(chunk, "mediaType"),
+            filename=_optional_str(chunk, "filename"),
+        )
+        self._transcript.sources.append(source)
+
+    def _on_file(self, chunk: _Chunk) -> None:
+        url, media_type = self._require_str(chunk, "url"), self._require_str(chunk, "mediaType")
+        self._transcript.files.append(FilePart(url, media_type))
+
+    def _on_data(self, chunk: _Chunk) -> DataPart:
+        if "data" not in chunk:
+            raise self._error(f"({chunk['type']}) has no 'data'")
+        name, part_id = chunk["type"][5:], _optional_str(chunk, "id")
+        part = self._data.get((name, part_id)) if part_id is not None else None
+        if part is not None:
+            part.data = chunk["data"]
+            return part
+        part = DataPart(name, chunk["data"], part_id, chunk.get("transient") is True)
+        self._transcript.data_parts.append(part)
+        if part_id is not None:
+            self._data[(name, part_id)] = part
+        return part
 
     def _on_data_finish_reason(self, chunk: _Chunk) -> None:
-        data = chunk.get("data")
+        data = self._on_data(chunk).data
         if not isinstance(data, dict):
             raise self._error("(data-finish-reason) has no object 'data'")
         reason, raw = data.get("finishReason"), data.get("rawFinishReason")
@@ -289,10 +401,8 @@ class TurnAssembler:
             self._transcript.raw_finish_reason = raw
 
     def _on_data_session(self, chunk: _Chunk) -> None:
+        self._on_data(chunk)
         self._transcript.session_id = self._require_str(chunk, "data")
-
-    def _on_error(self, chunk: _Chunk) -> None:
-        self._transcript.errors.append(_error_text(chunk))
 
     def _ignore(self, chunk: _Chunk) -> None:
         pass
@@ -303,21 +413,46 @@ def _error_text(chunk: _Chunk) -> str:
     return text if isinstance(text, str) else "" if text is None else str(text)
 
 
+def _optional_str(chunk: _Chunk, key: str) -> str | None:
+    value = chunk.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _merge(base: Any, update: Any) -> Any:
+    """Merge message metadata as the AI SDK does: objects key by key, recursively; else replace."""
+    if not isinstance(base, dict) or not isinstance(update, dict):
+        return update
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _merge(merged.get(key), value) if key in merged else value
+    return merged
+
+
 TurnAssembler._handlers = {
     "start": TurnAssembler._on_start,
+    "message-metadata": TurnAssembler._on_message_metadata,
     "start-step": TurnAssembler._on_start_step,
     "finish-step": TurnAssembler._ignore,
+    "finish": TurnAssembler._on_finish,
+    "abort": TurnAssembler._on_abort,
+    "error": TurnAssembler._on_error,
     "text-start": TurnAssembler._on_text_start,
     "text-delta": TurnAssembler._on_text_delta,
-    "text-end": TurnAssembler._ignore,
+    "text-end": TurnAssembler._on_block_end,
+    "reasoning-start": TurnAssembler._on_reasoning_start,
+    "reasoning-delta": TurnAssembler._on_reasoning_delta,
+    "reasoning-end": TurnAssembler._on_block_end,
     "tool-input-start": TurnAssembler._on_tool_input_start,
     "tool-input-delta": TurnAssembler._on_tool_input_delta,
     "tool-input-available": TurnAssembler._on_tool_input_available,
     "tool-input-error": TurnAssembler._on_tool_input_error,
+    "tool-approval-request": TurnAssembler._on_tool_approval_request,
     "tool-output-available": TurnAssembler._on_tool_output_available,
     "tool-output-error": TurnAssembler._on_tool_output_error,
-    "finish": TurnAssembler._on_finish,
+    "tool-output-denied": TurnAssembler._on_tool_output_denied,
+    "source-url": TurnAssembler._on_source_url,
+    "source-document": TurnAssembler._on_source_document,
+    "file": TurnAssembler._on_file,
     "data-finish-reason": TurnAssembler._on_data_finish_reason,
     "data-session": TurnAssembler._on_data_session,
-    "error": TurnAssembler._on_error,
 }

@@ -26,6 +26,7 @@ from convtest.exceptions import Location, SuiteError
 from convtest.models import (
     Conversation,
     Expectation,
+    GoldenSettings,
     InvalidConversation,
     SaveRule,
     SaveSource,
@@ -36,6 +37,18 @@ from convtest.models import (
     ToolCheck,
     Turn,
     Value,
+)
+from convtest.suite_golden import GOLDEN_KEYS, claim_golden_file, parse_golden
+from convtest.suite_protocol import (
+    parse_aborted,
+    parse_data,
+    parse_errors,
+    parse_input_schema,
+    parse_sources,
+    parse_steps,
+    parse_timeouts,
+    parse_tool_error,
+    parse_unknown_events,
 )
 from convtest.templating import Template, compile_template, template_variables
 
@@ -65,10 +78,26 @@ __all__ = [
 
 # The valid keys of every mapping, in one place: did-you-mean and docs/suite-format.md share them.
 TOP_LEVEL_KEYS: Final = frozenset({"suite", "target", "defaults", "conversations"})
-DEFAULTS_KEYS: Final = frozenset({"platform", "tags", "vars", "expect"})
-CONVERSATION_KEYS: Final = frozenset({"name", "tags", "target", "platform", "vars", "skip", "xfail", "turns"})
-TURN_KEYS: Final = frozenset({"user", "expect", "save"})
-EXPECT_KEYS: Final = frozenset({"text", "tool_calls", "finish_reason", "latency"})
+DEFAULTS_KEYS: Final = frozenset({"platform", "tags", "vars", "expect", "timeouts", "golden"})
+CONVERSATION_KEYS: Final = frozenset(
+    {"name", "tags", "target", "platform", "vars", "skip", "xfail", "turns", "golden"}
+)
+TURN_KEYS: Final = frozenset({"user", "expect", "save", "timeouts", "golden"})
+EXPECT_KEYS: Final = frozenset(
+    {
+        "text",
+        "tool_calls",
+        "finish_reason",
+        "latency",
+        "reasoning",
+        "sources",
+        "data",
+        "errors",
+        "steps",
+        "aborted",
+        "unknown_events",
+    }
+)
 TEXT_CHECK_KEYS: Final = frozenset(
     {
         "equals",
@@ -89,7 +118,7 @@ TEXT_CHECK_KEYS: Final = frozenset(
     }
 )
 TOOL_CHECK_KEYS: Final = frozenset({"none", "called", "not_called", "count", "sequence"})
-TOOL_CALL_KEYS: Final = frozenset({"name", "input", "output"})
+TOOL_CALL_KEYS: Final = frozenset({"name", "input", "output", "error", "input_schema"})
 LATENCY_KEYS: Final = frozenset({"first_token_ms", "total_ms"})
 SAVE_RULE_KEYS: Final = frozenset({"from", "regex", "group", "tool", "path"})
 SAVE_SOURCES: Final = frozenset({"text", "tool_input", "tool_output", "session_id", "message_id"})
@@ -100,11 +129,13 @@ TAG_PATTERN: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: where a key that is valid elsewhere belongs, for the message when it is written in the wrong place
 _KEY_HOMES: Final = {
+    **{key: "under `golden`" for key in GOLDEN_KEYS},
     **{key: "under `expect.text`" for key in TEXT_CHECK_KEYS},
     **{key: "under `expect.tool_calls`" for key in TOOL_CHECK_KEYS},
     **{key: "under `expect`" for key in EXPECT_KEYS},
     **{key: "directly in a turn (an item of `turns`)" for key in TURN_KEYS},
     "turns": "in a conversation (an item of `conversations`)",
+    **{key: "under `expect.sources`" for key in ("contains_url", "contains_title")},
 }
 #: markers pytest itself acts on: a tag with such a name would silently change how the test runs
 _PYTEST_MARKERS: Final = frozenset(
@@ -495,6 +526,22 @@ class _Context:
             return None
         return cast(bool, node.value)
 
+    def choice(self, node: _Node, what: str, choices: frozenset[str], *, noun: str) -> str | None:
+        """One of a fixed set of words; a misspelt one is reported with a did-you-mean."""
+        valid = ", ".join(sorted(choices))
+        text = self.string(node, what, expected=f"one of {valid}")
+        if text is None or text in choices:
+            return text
+        hint = self.suggestion(text, choices)
+        self.error(f"unknown {what} {noun} `{text}`{hint} (one of {valid})", node.line)
+        return None
+
+    @staticmethod
+    def suggestion(word: str, choices: Iterable[str]) -> str:
+        """`` — did you mean `x`?`` for the closest choice, or nothing."""
+        match = _suggest(word, choices)
+        return f" — did you mean `{match}`?" if match else ""
+
     def plain(self, node: _Node, *, templates: bool = False) -> Any:
         """Any YAML value as plain Python; string leaves become templates when asked."""
         if node.kind == "mapping":
@@ -535,6 +582,8 @@ class _Defaults:
     tags: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=dict)
     expect: Mapping[str, _ExpectPart] = field(default_factory=dict)
+    timeouts: Mapping[str, float] = field(default_factory=dict)
+    golden: GoldenSettings | None = None
 
 
 def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite:
@@ -557,8 +606,10 @@ def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite
     conversations: list[Conversation] = []
     invalid: list[InvalidConversation] = []
     seen: dict[str, int] = {}
+    golden_files: dict[str, Conversation] = {}
     for index, item in enumerate(items, 1):
         result = _parse_conversation(file, item, index, defaults, seen, target or default_target)
+        result = claim_golden_file(result, golden_files)
         if isinstance(result, Conversation):
             conversations.append(result)
         else:
@@ -588,6 +639,8 @@ def _parse_defaults(ctx: _Context, entry: _Entry | None) -> _Defaults:
         tags=_parse_tags(ctx, entries.get("tags")),
         vars=_parse_vars(ctx, entries.get("vars")) or {},
         expect=_parse_expect(ctx, entries.get("expect")),
+        timeouts=parse_timeouts(ctx, entries.get("timeouts")) or {},
+        golden=parse_golden(ctx, entries.get("golden"), None),
     )
 
 
@@ -611,7 +664,8 @@ def _parse_conversation(
         ctx.string(entries["name"].value, "`name`", empty_ok=False)
     own_vars = _parse_vars(ctx, entries.get("vars"))
     variables = {**defaults.vars, **(own_vars or {})}
-    turns = _parse_turns(ctx, entries.get("turns"), defaults)
+    golden = parse_golden(ctx, entries.get("golden"), defaults.golden)
+    turns = _parse_turns(ctx, entries.get("turns"), defaults, golden)
     if own_vars is not None:  # with broken vars, every template would look undefined
         _check_template_variables(ctx, turns, frozenset(variables) | RESERVED_NAMES)
     conversation = Conversation(
@@ -624,6 +678,7 @@ def _parse_conversation(
         vars=variables,
         skip=_parse_marker(ctx, entries.get("skip")),
         xfail=_parse_marker(ctx, entries.get("xfail")),
+        golden=golden,
     )
     if ctx.errors:
         return InvalidConversation(label, conversation.location, ctx.sorted_errors())
@@ -713,24 +768,33 @@ def _parse_marker(ctx: _Context, entry: _Entry | None) -> str | None:
 
 
 def _parse_turns(
-    ctx: _Context, entry: _Entry | None, defaults: _Defaults
+    ctx: _Context, entry: _Entry | None, defaults: _Defaults, golden: GoldenSettings | None
 ) -> list[tuple[Turn, frozenset[str]]]:
     """Every turn with the names it saves; a broken turn still yields one, so later turns get checked."""
     items = [] if entry is None else ctx.sequence(entry.value, "`turns`") or []
-    turns = [_parse_turn(ctx, item, index, defaults) for index, item in enumerate(items, 1)]
+    turns = [_parse_turn(ctx, item, index, defaults, golden) for index, item in enumerate(items, 1)]
     ctx.turn = None
     return turns
 
 
-def _parse_turn(ctx: _Context, node: _Node, index: int, defaults: _Defaults) -> tuple[Turn, frozenset[str]]:
+def _parse_turn(
+    ctx: _Context, node: _Node, index: int, defaults: _Defaults, golden: GoldenSettings | None
+) -> tuple[Turn, frozenset[str]]:
     ctx.turn = index
     entries = ctx.mapping(node, "turn", TURN_KEYS, required=("user",)) or {}
     user = ctx.operand(entries["user"].value, "`user`") if "user" in entries else None
     parts = {**defaults.expect, **_parse_expect(ctx, entries.get("expect"))}
     rules, saved = _parse_save(ctx, entries.get("save"))
     expect = Expectation(**{name: value for part in parts.values() for name, value in part.items()})
+    timeouts = {**defaults.timeouts, **(parse_timeouts(ctx, entries.get("timeouts")) or {})}
     turn = Turn(
-        index=index, user="" if user is None else user, location=ctx.at(node.line), expect=expect, save=rules
+        index=index,
+        user="" if user is None else user,
+        location=ctx.at(node.line),
+        expect=expect,
+        save=rules,
+        timeouts=timeouts,
+        golden=parse_golden(ctx, entries.get("golden"), golden, turn=True),
     )
     return turn, saved
 
@@ -764,8 +828,10 @@ def _undefined_variable(name: str, available: set[str], index: int, saved: Seque
 def _turn_templates(turn: Turn) -> Iterator[Template]:
     if isinstance(turn.user, Template):
         yield turn.user
-    for text_check in turn.expect.text:
+    for text_check in (*turn.expect.text, *turn.expect.reasoning):
         yield from _text_templates(text_check)
+    for data_check in turn.expect.data:
+        yield from _value_templates(data_check.expected)
     for tool_check in turn.expect.tool_calls:
         for call in tool_check.calls:
             yield from _value_templates(call.input)
@@ -831,18 +897,21 @@ def _parse_latency(ctx: _Context, entry: _Entry) -> _ExpectPart:
 
 
 def _parse_text_checks(ctx: _Context, entry: _Entry) -> _ExpectPart:
-    node = entry.value
+    return {entry.key: _text_checks(ctx, entry.value, entry.key)}
+
+
+def _text_checks(ctx: _Context, node: _Node, key: str) -> tuple[TextCheck, ...]:
+    """``text`` and ``reasoning``: a mapping of text checks, or a list of such mappings."""
     if node.kind == "null":
-        return {"text": ()}
+        return ()
     if node.kind not in ("mapping", "list"):
-        ctx.type_error(node, "`text`", "a mapping of checks or a list of them (e.g. `text: {contains: ...}`)")
-        return {"text": ()}
+        expected = f"a mapping of checks or a list of them (e.g. `{key}: {{contains: ...}}`)"
+        ctx.type_error(node, f"`{key}`", expected)
+        return ()
     if node.kind == "mapping":
-        return {"text": tuple(_text_mapping(ctx, node, "`text`", ignore_case=False))}
-    items = ctx.sequence(node, "`text`") or []
-    return {
-        "text": tuple(check for item in items for check in _text_mapping(ctx, item, "`text` item", False))
-    }
+        return tuple(_text_mapping(ctx, node, f"`{key}`", ignore_case=False))
+    items = ctx.sequence(node, f"`{key}`") or []
+    return tuple(check for item in items for check in _text_mapping(ctx, item, f"`{key}` item", False))
 
 
 def _text_mapping(ctx: _Context, node: _Node, what: str, ignore_case: bool) -> list[TextCheck]:
@@ -1092,6 +1161,8 @@ def _tool_pattern(ctx: _Context, node: _Node, what: str) -> ToolCallPattern | No
     given = {
         key: ctx.plain(entries[key].value, templates=True) for key in ("input", "output") if key in entries
     }
+    error = parse_tool_error(ctx, entries.get("error"))
+    schema = parse_input_schema(ctx, entries.get("input_schema"))
     if name is None:
         return None
     return ToolCallPattern(
@@ -1101,6 +1172,8 @@ def _tool_pattern(ctx: _Context, node: _Node, what: str) -> ToolCallPattern | No
         output=given.get("output"),
         has_input="input" in given,
         has_output="output" in given,
+        error=error,
+        input_schema=schema,
     )
 
 
@@ -1128,6 +1201,13 @@ _EXPECT_PARSERS: Final[dict[str, Callable[[_Context, _Entry], _ExpectPart]]] = {
     "tool_calls": _parse_tool_checks,
     "finish_reason": _parse_finish_reason,
     "latency": _parse_latency,
+    "reasoning": _parse_text_checks,
+    "sources": parse_sources,
+    "data": parse_data,
+    "errors": parse_errors,
+    "steps": parse_steps,
+    "aborted": parse_aborted,
+    "unknown_events": parse_unknown_events,
 }
 
 
@@ -1160,18 +1240,7 @@ def _parse_save_rule(ctx: _Context, name: str, entry: _Entry) -> SaveRule | None
 
 
 def _save_source(ctx: _Context, entry: _Entry) -> SaveSource | None:
-    source = ctx.string(entry.value, "`from`", expected=f"one of {', '.join(sorted(SAVE_SOURCES))}")
-    if source is None:
-        return None
-    if source not in SAVE_SOURCES:
-        match = _suggest(source, SAVE_SOURCES)
-        hint = f" — did you mean `{match}`?" if match else ""
-        ctx.error(
-            f"unknown `from` source `{source}`{hint} (one of {', '.join(sorted(SAVE_SOURCES))})",
-            entry.value.line,
-        )
-        return None
-    return cast(SaveSource, source)
+    return cast(SaveSource | None, ctx.choice(entry.value, "`from`", SAVE_SOURCES, noun="source"))
 
 
 def _check_save_keys(ctx: _Context, entries: Mapping[str, _Entry], source: str) -> None:

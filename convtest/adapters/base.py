@@ -7,6 +7,7 @@ session bookkeeping belong to the runner, so adding an adapter never touches the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +26,8 @@ class TurnRequest:
     platform: str = "web"
     #: extra fields merged into ``user_context``
     user_context: dict[str, Any] = field(default_factory=dict)
+    #: this turn's overrides of the target's timeouts, in seconds by kind (``idle``, ``total``...)
+    timeouts: Mapping[str, float] = field(default_factory=dict)
 
 
 class Adapter(Protocol):

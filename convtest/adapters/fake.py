@@ -1,7 +1,8 @@
 """An in-memory adapter for tests of the runner, as httpx's ``MockTransport`` is for clients.
 
 Responses are given as transcripts, as raw SSE bytes (run through the real decoder and
-assembler, so a test can write the wire format and get the real errors) or as a
+assembler, so a test can write the wire format and get the real errors), as a JSON answer of the
+non-streaming endpoint (a ``dict``, read with the default ``response_fields``) or as a
 ``TargetError`` to raise.
 """
 
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from convtest.adapters.base import TurnRequest
+from convtest.adapters.json_answer import AnswerError, transcript_from_json
 from convtest.exceptions import ProtocolError, StreamCutError, TargetError
 from convtest.stream import SSEDecoder, TurnAssembler
+from convtest.targets import ResponseFields
 from convtest.transcript import TurnTranscript
 
 __all__ = ["FakeAdapter", "FakeResponse", "transcript_from_sse"]
 
-FakeResponse = TurnTranscript | bytes | TargetError
+FakeResponse = TurnTranscript | bytes | dict[str, Any] | TargetError
 
 
 class FakeAdapter:
@@ -42,6 +46,11 @@ class FakeAdapter:
             raise response
         if isinstance(response, bytes):
             return transcript_from_sse(response, request.query, target=self.name)
+        if isinstance(response, dict):
+            try:
+                return transcript_from_json(response, ResponseFields(), request.query)
+            except AnswerError as exc:
+                raise ProtocolError(f"bad answer: {exc}", target=self.name) from None
         return response if response.user else dataclasses.replace(response, user=request.query)
 
     async def aclose(self) -> None:

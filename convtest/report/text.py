@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from convtest.exceptions import SuiteError
+from convtest.golden.text import format_golden_failure, golden_lines
 from convtest.models import InvalidConversation
 from convtest.runner import ConversationResult, TurnResult
 from convtest.secrets import redact
@@ -24,6 +25,8 @@ def format_failure(result: ConversationResult) -> str:
     """The whole story of a failed conversation, ending with what did not hold."""
     conversation = result.conversation
     failed = result.failed_turn
+    if failed is None and result.golden is not None and result.golden.failed:  # only the golden failed
+        return redact(format_golden_failure(result), result.secrets)
     total = len(conversation.turns)
     where = f"turn {failed.turn.index} of {total}" if failed else "an unknown turn"
     lines = [
@@ -32,6 +35,7 @@ def format_failure(result: ConversationResult) -> str:
     ]
     for turn_result in result.turns:
         lines.extend(_turn_lines(turn_result, total))
+    lines.extend(golden_lines(result))
     return redact("\n".join(lines), result.secrets)
 
 

@@ -16,14 +16,26 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from convtest.server.tools import Toolbox
+from convtest.server.tools import Toolbox, ToolError
 
-__all__ = ["DEFAULT_AGENT_FILE", "Agent", "AgentFileError", "Reply", "SessionState", "Step", "ToolCall"]
+__all__ = [
+    "DEFAULT_AGENT_FILE",
+    "HELP_CENTER_URL",
+    "Agent",
+    "AgentFileError",
+    "Citation",
+    "Reply",
+    "SessionState",
+    "Step",
+    "ToolCall",
+]
 
 DEFAULT_AGENT_FILE = Path(__file__).parent / "agent.yaml"
 
 #: what the underlying provider would have said for each normalized finish reason
 RAW_FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS"}
+#: where help-center articles live; knowledge-base answers cite ``{HELP_CENTER_URL}/<article id>``
+HELP_CENTER_URL = "https://help.convtest.example/articles"
 
 #: the reply templates each action needs; ``order_status`` also needs one per status in the table
 _ACTION_REPLIES: dict[str, tuple[str, ...]] = {
@@ -34,6 +46,7 @@ _ACTION_REPLIES: dict[str, tuple[str, ...]] = {
     "order_status": ("not_found", "ask_number"),
     "calculate": ("result", "division_by_zero", "error"),
     "search_kb": ("found", "none"),
+    "check_stock": ("unavailable",),
 }
 
 
@@ -42,19 +55,32 @@ class AgentFileError(ValueError):
 
 
 class ToolCall(NamedTuple):
-    """One executed tool call: the name, the input the model sent and the output it got back."""
+    """One executed tool call: the name, the input the model sent and the output it got back,
+    or the error it failed with (then there is no output)."""
 
     name: str
     input: dict[str, Any]
-    output: dict[str, Any]
+    output: dict[str, Any] | None
+    error: str | None = None
+
+
+class Citation(NamedTuple):
+    """A source an answer cites, streamed as a ``source-url`` chunk."""
+
+    id: str
+    url: str
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One model step: the tool calls made together in it, and/or one block of text."""
+    """One model step: its reasoning, the tool calls made together in it, and/or one block of
+    text with the sources it cites."""
 
     tool_calls: tuple[ToolCall, ...] = ()
     text: str | None = None
+    reasoning: str | None = None
+    sources: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +153,7 @@ class Agent:
             "order_status": self._order_status,
             "calculate": self._calculate,
             "search_kb": self._search_kb,
+            "check_stock": self._check_stock,
         }
 
     @classmethod
@@ -174,7 +201,10 @@ class Agent:
         return Reply("fallback", (Step(text=self._fallback),))
 
     def _call(self, name: str, arguments: dict[str, Any]) -> ToolCall:
-        return ToolCall(name, arguments, self.toolbox.call(name, arguments))
+        try:
+            return ToolCall(name, arguments, self.toolbox.call(name, arguments))
+        except ToolError as exc:
+            return ToolCall(name, arguments, None, str(exc))
 
     def _reply(self, intent: _Intent, found: re.Match[str], state: SessionState, text: str) -> Reply:
         return Reply(intent.name, (Step(text=intent.replies["text"]),), intent.finish_reason)
@@ -205,26 +235,38 @@ class Agent:
         order_ids = order_ids or [state.last_order_id or ""]
         state.last_order_id = order_ids[-1]
         calls = tuple(self._call("lookup_order", {"order_id": order_id}) for order_id in order_ids)
-        summary = " ".join(_order_sentence(intent, call.output) for call in calls)
+        summary = " ".join(_order_sentence(intent, call.output or {}) for call in calls)
         return Reply(intent.name, (Step(tool_calls=calls), Step(text=summary)))
 
     def _calculate(self, intent: _Intent, found: re.Match[str], state: SessionState, text: str) -> Reply:
         expression = found["expression"].strip().rstrip(".").strip()
         call = self._call("calculate", {"expression": expression})
-        if "result" in call.output:
-            answer = intent.replies["result"].format(expression=expression, result=call.output["result"])
-        elif call.output.get("error") == "division by zero":
+        output = call.output or {}
+        if "result" in output:
+            answer = intent.replies["result"].format(expression=expression, result=output["result"])
+        elif output.get("error") == "division by zero":
             answer = intent.replies["division_by_zero"]
         else:
             answer = intent.replies["error"]
-        return Reply(intent.name, (Step(tool_calls=(call,)), Step(text=answer)))
+        thought = intent.replies.get("reasoning")
+        reasoning = None if thought is None else thought.format(expression=expression)
+        return Reply(intent.name, (Step(tool_calls=(call,), reasoning=reasoning), Step(text=answer)))
 
     def _search_kb(self, intent: _Intent, found: re.Match[str], state: SessionState, text: str) -> Reply:
         query = next(query for query, patterns in intent.topics if any(p.search(text) for p in patterns))
         call = self._call("search_kb", {"query": query})
-        articles = call.output["articles"]
-        answer = intent.replies["found"].format(**articles[0]) if articles else intent.replies["none"]
-        return Reply(intent.name, (Step(tool_calls=(call,)), Step(text=answer)))
+        articles = (call.output or {})["articles"]
+        if not articles:
+            return Reply(intent.name, (Step(tool_calls=(call,)), Step(text=intent.replies["none"])))
+        best = articles[0]
+        cited = (Citation(best["id"], f"{HELP_CENTER_URL}/{best['id']}", best["title"]),)
+        answer = intent.replies["found"].format(**best)
+        return Reply(intent.name, (Step(tool_calls=(call,)), Step(text=answer, sources=cited)))
+
+    def _check_stock(self, intent: _Intent, found: re.Match[str], state: SessionState, text: str) -> Reply:
+        product = (found.groupdict().get("product") or "").strip() or "that item"
+        call = self._call("check_stock", {"product": product})
+        return Reply(intent.name, (Step(tool_calls=(call,)), Step(text=intent.replies["unavailable"])))
 
 
 def _say(intent: _Intent, text: str) -> Reply:

@@ -96,6 +96,7 @@ class ReferenceServer:
         *,
         agent: Agent | None = None,
         max_sessions: int = 10_000,
+        client_token_uses: int | None = None,
     ) -> None:
         self.host = host
         self.token = token
@@ -106,6 +107,7 @@ class ReferenceServer:
             token_latency_ms=token_latency_ms,
             agent=agent,
             max_sessions=max_sessions,
+            client_token_uses=client_token_uses,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Article", "CalculationError", "Toolbox", "calculate"]
+__all__ = ["Article", "CalculationError", "ToolError", "Toolbox", "calculate"]
 
 #: Longest expression ``calculate`` accepts; bounds parse time and nesting depth.
 MAX_EXPRESSION_LENGTH = 200
@@ -36,6 +36,10 @@ _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.USub: operator.neg,
 
 class CalculationError(ValueError):
     """An expression ``calculate`` refuses; the message becomes the tool's ``error`` output."""
+
+
+class ToolError(RuntimeError):
+    """A tool that failed to run at all: streamed as ``tool-output-error`` with this message."""
 
 
 def calculate(expression: str) -> dict[str, Any]:
@@ -134,6 +138,7 @@ class Toolbox:
             "lookup_order": lambda args: self.lookup_order(str(args["order_id"])),
             "calculate": lambda args: calculate(str(args["expression"])),
             "search_kb": lambda args: self.search_kb(str(args["query"])),
+            "check_stock": lambda args: self.check_stock(str(args["product"])),
         }
 
     @classmethod
@@ -164,6 +169,10 @@ class Toolbox:
         if fields is None:
             return {"found": False, "order_id": order_id}
         return {"found": True, "order_id": order_id, **fields}
+
+    def check_stock(self, product: str) -> dict[str, Any]:
+        """The inventory service is always down here, so suites can see a tool fail."""
+        raise ToolError(f"inventory service unavailable (HTTP 503) while checking {product!r}")
 
     def search_kb(self, query: str) -> dict[str, Any]:
         """Articles whose keywords occur in ``query``, best first (ties keep file order)."""

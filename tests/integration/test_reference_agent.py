@@ -21,6 +21,7 @@ import pytest
 
 from convtest.cli import main
 from convtest.server import DEFAULT_TOKEN, ReferenceServer
+from convtest.server.app import HANDSHAKE_PATH
 
 PATH = "/v1/ai-agent/chat/stream"
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -514,8 +515,9 @@ def test_several_faults_combine_from_one_header(client: httpx.Client) -> None:
     [
         (
             "explode",
-            "Unknown fault 'explode'. Valid faults: cut, error-chunk, hold-open, keep-alive, malformed,"
-            " no-done, non-sse, slow-first-token[:ms], stall[:ms], status:<code>, status-500, unknown-event.",
+            "Unknown fault 'explode'. Valid faults: abort, cut, error-chunk, hold-open, keep-alive,"
+            " malformed, no-done, non-sse, silent[:ms], slow-first-token[:ms], stall[:ms], status:<code>,"
+            " status-500, unknown-event.",
         ),
         ("stall:soon", "Fault 'stall' needs milliseconds between 0 and 600000, got 'soon'."),
         ("cut:5", "Fault 'cut' takes no argument, got '5'."),
@@ -596,3 +598,133 @@ def test_cli_serve_prints_url_and_token_and_exits_cleanly_on_ctrl_c() -> None:
 def test_cli_serve_reports_a_busy_port(server: ReferenceServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", str(server.port)]) == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in capsys.readouterr().err
+
+
+# --- reasoning, sources, tool errors, abort, silence ---------------------------------------------
+
+
+def test_arithmetic_streams_reasoning_before_the_tool_call(client: httpx.Client) -> None:
+    stream = post(client, "what is 6 * 7")
+    assert squash(stream.types)[:6] == [
+        "start",
+        "start-step",
+        "reasoning-start",
+        "reasoning-delta",
+        "reasoning-end",
+        "tool-input-start",
+    ]
+    reasoning = "".join(event["delta"] for event in stream.of_type("reasoning-delta"))
+    assert reasoning.startswith("The user wants 6 * 7 worked out. I'll use the calculator tool")
+    assert stream.text == "6 * 7 = 42."
+
+
+def test_knowledge_answers_cite_their_article_as_a_source_url(client: httpx.Client) -> None:
+    stream = post(client, "What is your return policy?")
+    assert stream.of_type("source-url") == [
+        {
+            "type": "source-url",
+            "sourceId": "kb-returns",
+            "url": "https://help.convtest.example/articles/kb-returns",
+            "title": "Return policy",
+        }
+    ]
+    second_step = stream.types[stream.types.index("finish-step") + 1 :]
+    assert second_step[:3] == ["start-step", "source-url", "text-start"]
+
+
+def test_a_failing_tool_streams_tool_output_error_then_an_apology(client: httpx.Client) -> None:
+    stream = post(client, "Is the trail tent in stock?")
+    (error,) = stream.of_type("tool-output-error")
+    (started,) = stream.of_type("tool-input-start")
+    assert error == {
+        "type": "tool-output-error",
+        "toolCallId": started["toolCallId"],
+        "errorText": "inventory service unavailable (HTTP 503) while checking 'trail tent'",
+    }
+    assert not stream.of_type("tool-output-available")
+    assert stream.text.startswith("Sorry, I can't check stock right now")
+
+
+def test_abort_sends_an_abort_chunk_after_the_first_delta_then_done(client: httpx.Client) -> None:
+    stream = post(client, fault="abort")
+    assert stream.types == ["start", "start-step", "text-start", "text-delta", "abort"]
+    assert stream.of_type("abort") == [{"type": "abort", "reason": "Simulated abort"}]
+    assert stream.done
+
+
+def test_silent_holds_back_even_the_headers(client: httpx.Client) -> None:
+    started = time.perf_counter()
+    stream = post(client, fault="silent:300")
+    assert time.perf_counter() - started >= 0.3
+    assert stream.status == 200 and stream.done
+
+
+# --- the non-streaming endpoint and the handshake -----------------------------------------------
+
+
+def test_the_non_streaming_endpoint_answers_the_default_json_shape(client: httpx.Client) -> None:
+    response = client.post("/v1/ai-agent/chat", json=chat_body("where is my order 1234"), headers=AUTH)
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert uuid.UUID(answer.pop("session_id")).version == 4
+    assert answer.pop("message_id").startswith("msg")
+    assert answer == {
+        "text": SHIPPED_1234,
+        "finish_reason": "stop",
+        "steps": 2,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "name": "lookup_order",
+                "input": {"order_id": "1234"},
+                "output": {
+                    "found": True,
+                    "order_id": "1234",
+                    "status": "shipped",
+                    "carrier": "UPS",
+                    "tracking_number": "ZX81TRACK",
+                    "eta": "2026-12-02",
+                },
+            }
+        ],
+    }
+
+
+def test_the_non_streaming_endpoint_shares_sessions_and_faults(client: httpx.Client) -> None:
+    first = client.post("/v1/ai-agent/chat", json=chat_body("my name is Ada"), headers=AUTH).json()
+    second = client.post(
+        "/v1/ai-agent/chat", json=chat_body("what is my name", first["session_id"]), headers=AUTH
+    )
+    assert second.json()["text"] == "Your name is Ada."
+    failed = client.post("/v1/ai-agent/chat", json=chat_body("hi [[fault:error-chunk]]"), headers=AUTH).json()
+    assert (failed["error"], failed["finish_reason"], failed["text"]) == (
+        "Simulated model failure",
+        "error",
+        "Hello! How",
+    )
+    cut = client.post("/v1/ai-agent/chat", json=chat_body("hi [[fault:cut]]"), headers=AUTH)
+    with pytest.raises(ValueError):
+        cut.json()
+
+
+def test_the_handshake_issues_a_client_token_that_the_chat_accepts(client: httpx.Client) -> None:
+    refused = client.post(HANDSHAKE_PATH, json={"pid": "p", "chatbot_id": "c"})
+    assert refused.status_code == 401
+    bad = client.post(HANDSHAKE_PATH, json={"pid": "p"}, headers=AUTH)
+    assert (bad.status_code, bad.json()["error"]["detail"]) == (400, "Field 'chatbot_id' is required.")
+    issued = client.post(HANDSHAKE_PATH, json={"pid": "p", "chatbot_id": "c"}, headers=AUTH).json()
+    assert issued["token"].startswith("ct_") and issued["expires_in"] == 3600
+    bearer = {"Authorization": f"Bearer {issued['token']}"}
+    assert post(client, headers=bearer).done
+    again = client.post(HANDSHAKE_PATH, json={"pid": "p", "chatbot_id": "c"}, headers=bearer)
+    assert again.status_code == 401, "a client token cannot mint more client tokens"
+
+
+def test_client_tokens_expire_after_their_uses() -> None:
+    with ReferenceServer(client_token_uses=1) as limited, httpx.Client(base_url=limited.url) as http:
+        token = http.post(HANDSHAKE_PATH, json={"pid": "p", "chatbot_id": "c"}, headers=AUTH).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert http.post(PATH, json=chat_body("hi"), headers=bearer).status_code == 200
+        expired = http.post(PATH, json=chat_body("hi"), headers=bearer)
+    assert expired.status_code == 401
+    assert expired.json()["error"]["detail"] == "Client token expired; obtain a new one from the handshake."

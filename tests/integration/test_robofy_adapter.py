@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import email.utils
 import itertools
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -76,8 +81,8 @@ class RawServer:
         self._handlers: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._stopping = asyncio.Event()
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -482,3 +487,103 @@ async def test_unknown_adapter_name_lists_the_known_ones(client: httpx.AsyncClie
 async def test_base_url_without_scheme_is_a_config_error(client: httpx.AsyncClient) -> None:
     with pytest.raises(ConfigError, match="base_url must be an http"):
         RobofyAdapter(make_target(9, base_url="127.0.0.1:9"), client)
+
+
+# --- TLS, first token, per-turn timeouts, Retry-After, retryable --------------------------------
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server TLS context with a certificate no client trusts (made by the openssl CLI)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    command = "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1"
+    subprocess.run([openssl, *command.split(), "-keyout", key, "-out", cert], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_a_self_signed_certificate_is_a_tls_connect_error(self_signed: ssl.SSLContext) -> None:
+    raw = RawServer()
+    await raw.start(tls=self_signed)
+    try:
+        async with httpx.AsyncClient(trust_env=False) as verifying:
+            adapter = RobofyAdapter(
+                make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), verifying
+            )
+            with takes_at_most(2.0), pytest.raises(ConnectError) as info:
+                await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
+    finally:
+        await raw.stop()
+    assert f"cannot connect to https://127.0.0.1:{raw.port}/v1/ai-agent/chat/stream: " in str(info.value)
+    assert "TLS certificate rejected (self-signed certificate)" in str(info.value)
+    assert info.value.retryable and not raw.requests
+
+
+TOOL_STEP = sse(
+    {"type": "start", "messageId": "m1"},
+    {"type": "start-step"},
+    {"type": "tool-input-available", "toolCallId": "c1", "toolName": "lookup", "input": {}},
+    {"type": "tool-output-available", "toolCallId": "c1", "output": {"ok": True}},
+    {"type": "finish-step"},
+    {"type": "start-step"},
+)
+
+
+async def test_first_token_timeout_fires_although_tool_events_keep_the_stream_busy(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    timeouts = Timeouts(connect=2.0, first_byte=2.0, first_token=0.4, idle=0.3, total=10.0)
+    parts: list[bytes | float] = [TOOL_STEP, *[b": keep-alive\n\n", 0.1] * 20]
+    with takes_at_most(0.4 + 0.5):
+        info = await fails(server, client, Reply(parts=parts), timeouts=timeouts)
+
+    error = info.value
+    assert isinstance(error, TimeoutError) and error.kind == "first_token"
+    assert "no text from http://127.0.0.1:" in str(error) and "within 0.4 s (first_token timeout)" in str(
+        error
+    )
+    assert "after 6 events; text so far: ''" in str(error)
+    assert not error.retryable, "events had arrived"
+    assert error.transcript is not None and error.transcript.tool_calls[0].output == {"ok": True}
+
+
+async def test_once_the_first_text_arrives_only_idle_and_total_apply(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    timeouts = Timeouts(connect=2.0, first_byte=2.0, first_token=0.3, idle=2.0, total=10.0)
+    transcript = await send(server, client, Reply(parts=[START + HEL, 0.5, REST]), timeouts=timeouts)
+    assert transcript.done and transcript.text == "Hello 😀 grüße"
+
+
+async def test_a_turn_overrides_the_targets_timeouts(server: RawServer, client: httpx.AsyncClient) -> None:
+    request = TurnRequest(query="Hi", session_id=None, timeouts={"idle": 0.3})
+    with takes_at_most(0.3 + 0.5), pytest.raises(TimeoutError) as info:
+        await send(server, client, Reply(parts=[START, HEL], end="hang"), request=request)
+    assert info.value.kind == "idle" and "no data for 0.3 s (idle timeout)" in str(info.value)
+
+
+async def test_retry_after_as_an_http_date_becomes_seconds(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    headers = {**JSON, "Retry-After": when}
+    info = await fails(server, client, Reply("503 Service Unavailable", headers, [b"{}"], chunked=False))
+    error = info.value
+    assert isinstance(error, HTTPStatusError) and error.retryable
+    assert error.retry_after is not None and 115 < error.retry_after <= 120
+    assert f"Retry-After: {when}" in str(error)
+
+
+async def test_a_timeout_before_any_byte_of_the_body_is_retryable_and_after_it_is_not(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    quick = Timeouts(connect=2.0, first_byte=0.3, idle=0.3, total=10.0)
+    silent = await fails(server, client, Reply(answer=False), timeouts=quick)
+    headers_only = await fails(server, client, Reply(parts=[], end="hang"), timeouts=quick)
+    stalled = await fails(server, client, Reply(parts=[START], end="hang"), timeouts=quick)
+    assert [info.value.retryable for info in (silent, headers_only, stalled)] == [True, True, False]
+    assert isinstance(stalled.value, TimeoutError) and stalled.value.kind == "idle"

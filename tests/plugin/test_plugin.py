@@ -298,3 +298,53 @@ def test_files_without_conversations_are_not_collected(pytester: pytest.Pytester
     write(pytester, "config.yaml", "name: not a suite\nitems: [1, 2]\n")
     write(pytester, "greet.yaml", GREETING_SUITE)
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def many_conversations(count: int, failing: set[int]) -> str:
+    lines = ["conversations:"]
+    for index in range(count):
+        expected = "Nobody" if index in failing else "Ada"
+        lines += [
+            f"  - name: c{index:02d}",
+            "    turns:",
+            "      - user: Hi, my name is Ada",
+            "      - user: What is my name?",
+            f"        expect: {{text: {{contains: {expected}}}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_concurrent_run_reports_the_same_outcomes_in_collection_order(pytester: pytest.Pytester) -> None:
+    write(pytester, "many.yaml", many_conversations(12, failing={3, 8}))
+    sequential = pytester.runpytest("-v", "-p", "no:cacheprovider")
+    concurrent = pytester.runpytest("-v", "-p", "no:cacheprovider", "--convtest-concurrency", "4")
+    for result in (sequential, concurrent):
+        result.assert_outcomes(passed=10, failed=2)
+
+    def verdicts(result: pytest.RunResult) -> list[str]:
+        return [
+            line.split(" ")[0] + " " + line.split(" ")[1]
+            for line in result.outlines
+            if "::c" in line and line.startswith("many")
+        ]
+
+    assert verdicts(concurrent) == verdicts(sequential)
+    concurrent.stdout.fnmatch_lines(['*expected text contains "Nobody"*'])
+
+
+def test_x_with_concurrency_stops_at_the_first_failure(pytester: pytest.Pytester) -> None:
+    write(pytester, "many.yaml", many_conversations(12, failing={2}))
+    result = pytester.runpytest("-x", "--convtest-concurrency", "4")
+    result.assert_outcomes(passed=2, failed=1)
+
+
+def test_concurrency_under_xdist(pytester: pytest.Pytester) -> None:
+    write(pytester, "many.yaml", many_conversations(10, failing={5}))
+    result = pytester.runpytest("-n", "2", "--convtest-concurrency", "3")
+    result.assert_outcomes(passed=9, failed=1)
+
+
+def test_concurrency_must_be_a_positive_number(pytester: pytest.Pytester) -> None:
+    write(pytester, "greet.yaml", GREETING_SUITE)
+    result = pytester.runpytest("--convtest-concurrency", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

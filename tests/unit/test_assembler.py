@@ -9,7 +9,7 @@ import pytest
 
 from convtest.exceptions import ProtocolError
 from convtest.stream import SSEDecoder, TurnAssembler
-from convtest.transcript import ToolCall, TurnTranscript
+from convtest.transcript import DataPart, FilePart, Source, ToolCall, TurnTranscript
 
 # The example response of the Robofy "Send Message (Streaming)" documentation, verbatim.
 ROBOFY_EXAMPLE = b"""data: {"type":"start","messageId":"zUqbj2SylMki95Be"}
@@ -106,6 +106,7 @@ def test_multi_step_turn_with_a_tool_keeps_text_blocks_apart_although_ids_repeat
             output={"status": "shipped"},
             input_text='{"order_id":"A7"}',
             step=0,
+            state="output-available",
         )
     ]
     assert transcript.unknown_events == []
@@ -144,12 +145,14 @@ def test_tool_output_before_its_input_creates_the_call_and_input_names_it_later(
         {"type": "tool-output-available", "toolCallId": "c", "output": [1, 2]},
         {"type": "tool-input-available", "toolCallId": "c", "toolName": "count", "input": {"n": 2}},
     )
-    assert transcript.tool_calls == [ToolCall(id="c", name="count", input={"n": 2}, output=[1, 2])]
+    assert transcript.tool_calls == [
+        ToolCall(id="c", name="count", input={"n": 2}, output=[1, 2], state="input-available")
+    ]
 
 
 def test_output_for_an_unknown_call_has_an_empty_name() -> None:
     transcript = assemble({"type": "tool-output-available", "toolCallId": "c", "output": "x"})
-    assert transcript.tool_calls == [ToolCall(id="c", name="", output="x")]
+    assert transcript.tool_calls == [ToolCall(id="c", name="", output="x", state="output-available")]
 
 
 def test_tool_errors_are_recorded_on_the_call() -> None:
@@ -192,19 +195,21 @@ def test_finish_chunk_wins_over_data_finish_reason(finish_first: bool) -> None:
     assert (transcript.finish_reason, transcript.raw_finish_reason) == ("tool-calls", "STOP")
 
 
-def test_unknown_and_unmodelled_chunks_are_kept_verbatim_in_order() -> None:
-    kept: list[dict[str, Any]] = [
+def test_unknown_chunk_types_are_kept_verbatim_in_order_and_known_ones_are_not() -> None:
+    unknown: list[dict[str, Any]] = [{"type": "brand-new-chunk", "x": [1]}, {"type": "tool-result-v9"}]
+    transcript = assemble(
+        {"type": "text-start", "id": "0"},
+        unknown[0],
         {"type": "reasoning-delta", "id": "r", "delta": "hmm"},
         {"type": "data-weather", "data": {"city": "Oslo"}},
         {"type": "source-url", "sourceId": "s", "url": "https://example.org"},
         {"type": "message-metadata", "messageMetadata": {"a": 1}},
         {"type": "abort"},
-        {"type": "brand-new-chunk", "x": [1]},
-    ]
-    transcript = assemble(
-        {"type": "text-start", "id": "0"}, *kept, {"type": "text-end", "id": "0"}, {"type": "finish-step"}
+        unknown[1],
+        {"type": "text-end", "id": "0"},
+        {"type": "finish-step"},
     )
-    assert transcript.unknown_events == kept
+    assert transcript.unknown_events == unknown
 
 
 def test_first_token_time_is_taken_at_the_first_non_empty_delta() -> None:
@@ -256,9 +261,186 @@ def test_long_malformed_data_is_truncated_in_the_message() -> None:
         ({"type": "tool-input-start", "toolName": "t"}, "(tool-input-start) has no string 'toolCallId'"),
         ({"type": "data-session", "data": {"id": "s"}}, "(data-session) has no string 'data'"),
         ({"type": "data-finish-reason", "data": "stop"}, "(data-finish-reason) has no object 'data'"),
+        ({"type": "data-weather"}, "(data-weather) has no 'data'"),
+        ({"type": "reasoning-delta", "id": "r"}, "(reasoning-delta) has no string 'delta'"),
+        ({"type": "source-url", "sourceId": "s"}, "(source-url) has no string 'url'"),
+        (
+            {"type": "source-document", "sourceId": "s", "title": "t"},
+            "(source-document) has no string 'mediaType'",
+        ),
+        ({"type": "file", "url": "data:,"}, "(file) has no string 'mediaType'"),
+        (
+            {"type": "tool-approval-request", "toolCallId": "c"},
+            "(tool-approval-request) has no string 'approvalId'",
+        ),
     ],
 )
 def test_known_chunk_missing_a_field_it_needs_is_a_protocol_error(
     chunk: dict[str, Any], problem: str
 ) -> None:
     assert f"event 2 {problem}" in str(protocol_error({"type": "start"}, chunk))
+
+
+# --- every other chunk of the protocol ---------------------------------------------------------
+
+
+def test_reasoning_is_kept_apart_from_the_text_in_blocks_per_step() -> None:
+    transcript = assemble(
+        {"type": "start-step"},
+        {"type": "reasoning-start", "id": "0"},
+        {"type": "reasoning-delta", "id": "0", "delta": "The user wants "},
+        {"type": "reasoning-delta", "id": "0", "delta": "an order."},
+        {"type": "reasoning-end", "id": "0"},
+        {"type": "finish-step"},
+        {"type": "start-step"},
+        {"type": "reasoning-delta", "id": "0", "delta": "Now answer."},
+        {"type": "text-delta", "id": "0", "delta": "Shipped."},
+    )
+    assert transcript.reasoning_blocks == ["The user wants an order.", "Now answer."]
+    assert transcript.reasoning == "The user wants an order.\n\nNow answer."
+    assert transcript.text == "Shipped."
+
+
+def test_reasoning_does_not_count_as_the_first_token() -> None:
+    transcript = assemble(
+        {"type": "reasoning-delta", "id": "0", "delta": "thinking"},
+        {"type": "text-delta", "id": "0", "delta": "Hi"},
+    )
+    assert transcript.timings.first_token_ms == 2.0
+
+
+def test_sources_and_files_are_kept_typed_in_order() -> None:
+    transcript = assemble(
+        {"type": "source-url", "sourceId": "s1", "url": "https://help.example/returns", "title": "Returns"},
+        {
+            "type": "source-document",
+            "sourceId": "s2",
+            "mediaType": "application/pdf",
+            "title": "Terms",
+            "filename": "terms.pdf",
+            "providerMetadata": {"x": {}},
+        },
+        {"type": "file", "url": "data:image/png;base64,iVBO", "mediaType": "image/png"},
+    )
+    assert transcript.sources == [
+        Source("url", "s1", url="https://help.example/returns", title="Returns"),
+        Source("document", "s2", title="Terms", media_type="application/pdf", filename="terms.pdf"),
+    ]
+    assert transcript.files == [FilePart("data:image/png;base64,iVBO", "image/png")]
+
+
+def test_data_parts_keep_name_id_data_and_transience_and_an_id_replaces_earlier_data() -> None:
+    transcript = assemble(
+        {"type": "data-weather", "id": "w1", "data": {"status": "loading"}},
+        {"type": "data-notice", "data": "saved", "transient": True},
+        {"type": "data-weather", "id": "w1", "data": {"status": "done", "temp": 7}},
+        {"type": "data-weather", "id": "w2", "data": {"status": "loading"}},
+        {"type": "data-session", "data": "sess-1"},
+    )
+    assert transcript.data_parts == [
+        DataPart("weather", {"status": "done", "temp": 7}, "w1"),
+        DataPart("notice", "saved", transient=True),
+        DataPart("weather", {"status": "loading"}, "w2"),
+        DataPart("session", "sess-1"),
+    ]
+    assert [part.id for part in transcript.data("data-weather")] == ["w1", "w2"]
+    assert transcript.session_id == "sess-1"
+
+
+def test_message_metadata_from_start_metadata_chunks_and_finish_is_merged_deeply() -> None:
+    transcript = assemble(
+        {"type": "start", "messageId": "m1", "messageMetadata": {"model": "x", "usage": {"in": 5}}},
+        {"type": "message-metadata", "messageMetadata": {"usage": {"out": 9}}},
+        {"type": "finish", "finishReason": "stop", "messageMetadata": {"model": "y", "tags": ["a"]}},
+    )
+    assert transcript.message_metadata == {"model": "y", "usage": {"in": 5, "out": 9}, "tags": ["a"]}
+    assert (transcript.message_id, transcript.finish_reason) == ("m1", "stop")
+
+
+def test_abort_marks_the_transcript_with_its_reason() -> None:
+    transcript = assemble(
+        {"type": "text-delta", "id": "0", "delta": "Hal"}, {"type": "abort", "reason": "user"}
+    )
+    assert (transcript.aborted, transcript.abort_reason, transcript.text) == (True, "user", "Hal")
+    assert not assemble({"type": "abort"}).abort_reason
+
+
+def test_tool_call_states_follow_the_ui_tool_part_life_cycle() -> None:
+    transcript = assemble(
+        {"type": "tool-input-start", "toolCallId": "a", "toolName": "search", "providerExecuted": True},
+        {
+            "type": "tool-input-start",
+            "toolCallId": "b",
+            "toolName": "delete",
+            "dynamic": True,
+            "title": "Delete",
+        },
+        {"type": "tool-input-available", "toolCallId": "b", "toolName": "delete", "input": {"id": 1}},
+        {"type": "tool-approval-request", "approvalId": "ap-1", "toolCallId": "b"},
+        {"type": "tool-input-available", "toolCallId": "c", "toolName": "refund", "input": {}},
+        {"type": "tool-approval-request", "approvalId": "ap-2", "toolCallId": "c"},
+        {"type": "tool-output-denied", "toolCallId": "c"},
+    )
+    search, delete, refund = transcript.tool_calls
+    assert (search.state, search.provider_executed) == ("input-streaming", True)
+    assert (delete.state, delete.approval_id, delete.dynamic, delete.title) == (
+        "approval-requested",
+        "ap-1",
+        True,
+        "Delete",
+    )
+    assert (refund.state, refund.approval_id, refund.output) == ("output-denied", "ap-2", None)
+
+
+def test_preliminary_outputs_are_listed_and_only_the_final_one_is_the_output() -> None:
+    chunks: list[dict[str, Any]] = [
+        {"type": "tool-input-available", "toolCallId": "c", "toolName": "plan", "input": {}},
+        {"type": "tool-output-available", "toolCallId": "c", "output": {"step": 1}, "preliminary": True},
+        {"type": "tool-output-available", "toolCallId": "c", "output": {"step": 2}, "preliminary": True},
+    ]
+    (pending,) = assemble(*chunks).tool_calls
+    assert (pending.preliminary_outputs, pending.output) == ([{"step": 1}, {"step": 2}], None)
+    (done,) = assemble(
+        *chunks, {"type": "tool-output-available", "toolCallId": "c", "output": "ok"}
+    ).tool_calls
+    assert (done.output, done.state, len(done.preliminary_outputs)) == ("ok", "output-available", 2)
+
+
+def test_tool_errors_set_the_output_error_state() -> None:
+    transcript = assemble(
+        {
+            "type": "tool-input-error",
+            "toolCallId": "i",
+            "toolName": "t",
+            "input": "{",
+            "errorText": "bad json",
+        },
+        {"type": "tool-input-available", "toolCallId": "o", "toolName": "u", "input": {}},
+        {"type": "tool-output-error", "toolCallId": "o", "errorText": "backend down"},
+    )
+    assert [call.state for call in transcript.tool_calls] == ["output-error", "output-error"]
+
+
+def test_every_chunk_type_of_the_ai_sdk_protocol_has_a_handler() -> None:
+    """The chunk types of ``UIMessageChunk`` in the ``ai`` package (v5 and v6), data-* aside."""
+    protocol = {
+        "text-start", "text-delta", "text-end", "reasoning-start", "reasoning-delta", "reasoning-end",
+        "error", "tool-input-available", "tool-input-error", "tool-approval-request",
+        "tool-output-available", "tool-output-error", "tool-output-denied", "tool-input-start",
+        "tool-input-delta", "source-url", "source-document", "file", "start-step", "finish-step",
+        "start", "finish", "abort", "message-metadata",
+    }  # fmt: skip
+    assert protocol <= set(TurnAssembler._handlers)
+
+
+def test_to_dict_is_plain_json_with_text_and_reasoning() -> None:
+    transcript = assemble(
+        {"type": "reasoning-delta", "id": "0", "delta": "hm"},
+        {"type": "text-delta", "id": "0", "delta": "Hi"},
+        {"type": "source-url", "sourceId": "s", "url": "https://x.example"},
+        {"type": "data-card", "data": {"a": [1]}},
+    )
+    data = json.loads(json.dumps(transcript.to_dict()))
+    assert (data["text"], data["reasoning"]) == ("Hi", "hm")
+    assert data["sources"][0]["url"] == "https://x.example"
+    assert data["data_parts"] == [{"name": "card", "data": {"a": [1]}, "id": None, "transient": False}]

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from convtest.assertions import (
     Failure,
@@ -16,9 +17,22 @@ from convtest.assertions import (
     subset_mismatch,
 )
 from convtest.exceptions import Location, TemplateRenderError
-from convtest.models import Expectation, SaveRule, TextCheck, TextOp, ToolCallPattern, ToolCheck, Value
+from convtest.models import (
+    Count,
+    DataCheck,
+    ErrorsCheck,
+    Expectation,
+    SaveRule,
+    SourcesCheck,
+    TextCheck,
+    TextOp,
+    ToolCallPattern,
+    ToolCheck,
+    UnknownEventsCheck,
+    Value,
+)
 from convtest.templating import Template
-from convtest.transcript import Timings, ToolCall, TurnTranscript
+from convtest.transcript import DataPart, Source, Timings, ToolCall, TurnTranscript
 
 LOC = Location("suites/orders.yaml", 7)
 CONTEXT = {"name": "Ada", "order_id": "1234", "word": "refund"}
@@ -780,3 +794,227 @@ def test_every_rule_is_tried_and_found_values_are_kept() -> None:
     )
     assert values == {"a": "s"}
     assert [f.check for f in failures] == ['save "b": no message_id in this turn']
+
+
+# --- reasoning ---------------------------------------------------------------------------------
+
+
+def test_reasoning_checks_read_the_reasoning_and_say_so() -> None:
+    expect = Expectation(reasoning=(text("contains", "calculator"), text("not_contains", "guess")))
+    transcript = reply("4", reasoning_blocks=["I will guess."])
+    assert [(f.check, f.actual) for f in check_turn(expect, transcript, CONTEXT)] == [
+        ('reasoning contains "calculator"', 'reasoning was "I will guess."'),
+        ('reasoning does not contain "guess"', 'reasoning was "I will guess."'),
+    ]
+    assert check_turn(expect, reply("4", reasoning_blocks=["Use the calculator."]), CONTEXT) == []
+
+
+def test_describing_a_nested_reasoning_check_names_the_reasoning_throughout() -> None:
+    check = TextCheck(
+        "any_of", LOC, children=(text("contains", "a"), text("matches", "b", pattern=re.compile("b")))
+    )
+    assert (
+        describe_text_check(check, subject="reasoning")
+        == 'any of [reasoning contains "a"; reasoning matches /b/]'
+    )
+
+
+# --- tool errors and input schemas -------------------------------------------------------------
+
+
+def schema_pattern(name: str, schema: dict[str, Any]) -> ToolCallPattern:
+    return ToolCallPattern(name, LOC, input_schema=Draft202012Validator(schema))
+
+
+ORDER_SCHEMA = {
+    "type": "object",
+    "required": ["order_id"],
+    "properties": {"order_id": {"type": "string", "pattern": "^[0-9]{4}$"}},
+}
+
+
+def test_an_input_valid_against_the_schema_matches() -> None:
+    check = ToolCheck("called", LOC, calls=(schema_pattern("lookup_order", ORDER_SCHEMA),))
+    assert check_tools(check, call("lookup_order", {"order_id": "1234", "extra": 1})) == []
+
+
+@pytest.mark.parametrize(
+    ("tool_input", "problem"),
+    [
+        ({"order_id": 1234}, "input.order_id: 1234 is not of type 'string'"),
+        ({"order_id": "12"}, "input.order_id: '12' does not match '^[0-9]{4}$'"),
+        ({}, "input: 'order_id' is a required property"),
+        (None, "input: None is not of type 'object'"),
+    ],
+)
+def test_an_input_against_the_schema_fails_at_the_offending_path(tool_input: Any, problem: str) -> None:
+    check = ToolCheck("sequence", LOC, calls=(schema_pattern("lookup_order", ORDER_SCHEMA),))
+    description, actual = only(check_tools(check, call("lookup_order", tool_input)))
+    assert description == "tool calls are exactly [lookup_order(input valid against input_schema)]"
+    assert actual.startswith(f"call 1 lookup_order: {problem} (input_schema); calls were [")
+
+
+@pytest.mark.parametrize(
+    ("expected", "made", "problem"),
+    [
+        (True, call("check_stock", output={"ok": 1}), "the call did not fail"),
+        (False, call("check_stock", error="HTTP 503"), 'the call failed with "HTTP 503"'),
+        ("timeout", call("check_stock", error="HTTP 503"), 'error was "HTTP 503"'),
+        ("timeout", call("check_stock", output={}), "the call did not fail"),
+    ],
+)
+def test_tool_error_expectations_say_how_the_call_ended(
+    expected: bool | str, made: ToolCall, problem: str
+) -> None:
+    check = ToolCheck("called", LOC, calls=(ToolCallPattern("check_stock", LOC, error=expected),))
+    assert only(check_tools(check, made))[1].startswith(f"call 1 check_stock: {problem}; calls were [")
+
+
+@pytest.mark.parametrize(
+    ("expected", "made", "words"),
+    [
+        (True, call("check_stock", error="HTTP 503"), "failed"),
+        (False, call("check_stock", output={}), "did not fail"),
+        ("503", call("check_stock", error="HTTP 503"), 'error contains "503"'),
+    ],
+)
+def test_tool_error_expectations_hold_and_read_well(expected: bool | str, made: ToolCall, words: str) -> None:
+    check = ToolCheck("called", LOC, calls=(ToolCallPattern("check_stock", LOC, error=expected),))
+    assert check_tools(check, made) == []
+    assert describe_tool_check(check) == f"tool calls include check_stock({words})"
+
+
+# --- sources, data parts, error chunks, steps, abort --------------------------------------------
+
+URL_SOURCE = Source("url", "s1", url="https://help.example/returns", title="Return policy")
+DOC_SOURCE = Source("document", "s2", title="Terms", media_type="application/pdf")
+
+
+def check_parts(transcript: TurnTranscript, **fields: Any) -> list[tuple[str, str]]:
+    failures = check_turn(Expectation(**fields), transcript, CONTEXT)
+    return [(failure.check, failure.actual) for failure in failures]
+
+
+def test_sources_count_and_substrings_hold() -> None:
+    sources = SourcesCheck(LOC, Count(LOC, 1, 2), urls=("help.example",), titles=("Terms",))
+    assert check_parts(reply("ok", sources=[URL_SOURCE, DOC_SOURCE]), sources=sources) == []
+
+
+def test_sources_failures_list_the_sources_that_came() -> None:
+    sources = SourcesCheck(LOC, Count(LOC, 2, 2), urls=("shop.example",))
+    listed = 'sources were [https://help.example/returns ("Return policy")]'
+    assert check_parts(reply("ok", sources=[URL_SOURCE]), sources=sources) == [
+        ("exactly 2 sources", listed),
+        ('a source URL contains "shop.example"', listed),
+    ]
+    none = SourcesCheck(LOC, Count(LOC, 0, 0))
+    assert check_parts(reply("ok", sources=[DOC_SOURCE]), sources=none) == [
+        ("no sources", 'sources were [document "Terms" (application/pdf)]')
+    ]
+    assert check_parts(reply("ok"), sources=sources)[0] == ("exactly 2 sources", "no sources arrived")
+
+
+def test_data_checks_match_any_part_of_that_name_as_a_subset() -> None:
+    parts = [
+        DataPart("weather", {"city": "Oslo", "temp": 3}, "w1"),
+        DataPart("weather", {"city": "Rome"}, "w2"),
+    ]
+    check = DataCheck("weather", {"city": "Rome"}, LOC)
+    assert check_parts(reply("ok", data_parts=parts), data=(check,)) == []
+    session = DataCheck("session", tpl("{{ name }}-1"), LOC)
+    assert check_parts(reply("ok", data_parts=[DataPart("session", "Ada-1")]), data=(session,)) == []
+
+
+def test_data_failures_say_what_differs_or_which_parts_came() -> None:
+    parts = [DataPart("weather", {"city": "Oslo"}), DataPart("session", "s-1")]
+    assert check_parts(
+        reply("ok", data_parts=parts), data=(DataCheck("weather", {"city": "Rome"}, LOC),)
+    ) == [('data-weather ⊇ {"city": "Rome"}', 'data-weather.city was "Oslo", expected "Rome"')]
+    assert check_parts(reply("ok", data_parts=parts), data=(DataCheck("order", "x", LOC),)) == [
+        ('data-order is "x"', "no data-order part arrived; parts were data-weather, data-session")
+    ]
+    assert (
+        check_parts(reply("ok"), data=(DataCheck("order", "x", LOC),))[0][1] == "no data-order part arrived"
+    )
+
+
+def test_data_check_with_a_broken_template_fails_saying_so() -> None:
+    check = DataCheck("session", tpl("{{ missing.deeper }}"), LOC)
+    [(_, actual)] = check_parts(reply("ok", data_parts=[DataPart("session", "s")]), data=(check,))
+    assert actual.startswith('could not render template "{{ missing.deeper }}"')
+
+
+def test_an_error_chunk_fails_a_turn_that_does_not_expect_one() -> None:
+    assert check_parts(reply("Let me", errors=["Simulated model failure"])) == [
+        (
+            "no error chunks (set `expect.errors` to expect them)",
+            'error chunks were ["Simulated model failure"]',
+        )
+    ]
+    assert check_parts(reply("Let me", errors=["boom"]), errors=None) == []
+
+
+def test_expected_error_chunks_are_counted_and_searched() -> None:
+    errors = ErrorsCheck(LOC, Count(LOC, 1, 1), contains=("quota",))
+    assert check_parts(reply("", errors=["quota exceeded"]), errors=errors) == []
+    assert check_parts(reply("", errors=["a", "b"]), errors=errors) == [
+        ("exactly 1 error chunk", 'error chunks were ["a", "b"]'),
+        ('an error chunk contains "quota"', 'error chunks were ["a", "b"]'),
+    ]
+    assert check_parts(reply("ok"), errors=ErrorsCheck(LOC, contains=("quota",))) == [
+        ('an error chunk contains "quota"', "no error chunk arrived")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("count", "steps", "failure"),
+    [
+        (Count(LOC, 2, 2), 2, None),
+        (Count(LOC, 1, 3), 3, None),
+        (Count(LOC, 2, 2), 1, ("exactly 2 steps", "1 step (start-step chunks)")),
+        (Count(LOC, 2, None), 1, ("at least 2 steps", "1 step (start-step chunks)")),
+        (Count(LOC, 0, 1), 2, ("at most 1 step", "2 steps (start-step chunks)")),
+        (Count(LOC, 2, 3), 0, ("2 to 3 steps", "0 steps (start-step chunks)")),
+    ],
+)
+def test_steps_are_counted_within_bounds(count: Count, steps: int, failure: tuple[str, str] | None) -> None:
+    assert check_parts(reply("ok", steps=steps), steps=count) == ([failure] if failure else [])
+
+
+def test_an_abort_fails_unless_expected_and_an_expected_one_must_come() -> None:
+    aborted = reply("Hal", aborted=True, abort_reason="user left")
+    assert check_parts(aborted) == [
+        (
+            "the stream is not aborted (set `expect.aborted`)",
+            'an abort chunk arrived (reason "user left"); text so far "Hal"',
+        )
+    ]
+    assert check_parts(aborted, aborted=True, aborted_location=LOC) == []
+    assert check_parts(aborted, aborted=None) == []
+    assert check_parts(reply("ok"), aborted=True, aborted_location=LOC) == [
+        ("the stream is aborted", "no abort chunk arrived")
+    ]
+
+
+def test_a_schema_whose_ref_cannot_be_resolved_fails_the_check_without_fetching_anything() -> None:
+    check = ToolCheck(
+        "called", LOC, calls=(schema_pattern("a", {"$ref": "https://schemas.example/order.json"}),)
+    )
+    [(_, actual)] = [(f.check, f.actual) for f in check_tools(check, call("a", {}))]
+    assert actual.startswith(
+        "call 1 a: input_schema cannot be used: unresolvable $ref (Unresolvable: https://"
+    )
+
+
+def test_unknown_events_can_be_expected_by_type_or_forbidden() -> None:
+    unknown = reply("ok", unknown_events=[{"type": "brand-new-chunk"}, {"type": "tool-result-v9"}])
+    wanted = UnknownEventsCheck(LOC, types=("brand-new-chunk",))
+    assert check_parts(unknown, unknown_events=wanted) == []
+    listed = 'unknown events were ["brand-new-chunk", "tool-result-v9"]'
+    assert check_parts(unknown, unknown_events=UnknownEventsCheck(LOC, Count(LOC, 0, 0))) == [
+        ("no unknown events", listed)
+    ]
+    missing = UnknownEventsCheck(LOC, types=("x",))
+    assert check_parts(reply("ok"), unknown_events=missing) == [
+        ('an unknown event of type "x"', "no unknown event arrived")
+    ]

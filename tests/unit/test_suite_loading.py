@@ -9,16 +9,22 @@ from pathlib import Path
 import pytest
 
 from convtest import suite as suite_module
+from convtest import suite_protocol
 from convtest.exceptions import Location, SuiteError
 from convtest.models import (
+    NO_ERRORS,
     Conversation,
+    Count,
+    ErrorsCheck,
     Expectation,
     SaveRule,
+    SourcesCheck,
     Suite,
     TextCheck,
     ToolCallPattern,
     ToolCheck,
     Turn,
+    UnknownEventsCheck,
 )
 from convtest.suite import is_suite_file, load_suite, load_suite_text
 from convtest.templating import Template
@@ -1355,6 +1361,11 @@ KEY_SETS = [
     suite_module.LATENCY_KEYS,
     suite_module.SAVE_RULE_KEYS,
     suite_module.SAVE_SOURCES,
+    suite_protocol.SOURCES_KEYS,
+    suite_protocol.ERRORS_KEYS,
+    suite_protocol.COUNT_KEYS,
+    suite_protocol.TIMEOUT_KEYS,
+    suite_protocol.UNKNOWN_EVENTS_KEYS,
 ]
 
 
@@ -1388,3 +1399,187 @@ def test_invalid_conversation_errors_render_with_file_line_conversation_and_turn
         str(error)
         == "suites/t.yaml:2, conversation 'c', turn 1: unknown key `usr` in turn — did you mean `user`?"
     )
+
+
+# --- protocol checks: reasoning, sources, data, errors, steps, abort, timeouts ---------------------
+
+
+def only_turn(expect: str) -> Turn:
+    (conversation,) = load(one_turn(expect)).conversations
+    (turn,) = conversation.turns
+    return turn
+
+
+def test_protocol_checks_load_into_the_expectation() -> None:
+    turn = only_turn(
+        """
+        reasoning: {contains: calculator}
+        sources: {count: {min: 1}, contains_url: help.example, contains_title: [Returns, Terms]}
+        data: {session: "{{ session_id }}", data-weather: {city: Oslo}}
+        errors: {count: 1, contains: quota}
+        steps: {min: 1, max: 3}
+        aborted: true
+        unknown_events: {types: brand-new-chunk}
+        """
+    )
+    expect = turn.expect
+    assert expect.reasoning == (TextCheck("contains", at(6), ("calculator",)),)
+    assert expect.sources == SourcesCheck(
+        at(7), Count(at(7), 1, None), ("help.example",), ("Returns", "Terms")
+    )
+    session, weather = expect.data
+    assert (session.name, isinstance(session.expected, Template), session.location) == (
+        "session",
+        True,
+        at(8),
+    )
+    assert (weather.name, weather.expected) == ("weather", {"city": "Oslo"})
+    assert expect.errors == ErrorsCheck(at(9), Count(at(9), 1, 1), ("quota",))
+    assert expect.steps == Count(at(10), 1, 3)
+    assert (expect.aborted, expect.aborted_location) == (True, at(11))
+    assert expect.unknown_events == UnknownEventsCheck(at(12), None, ("brand-new-chunk",))
+
+
+def test_a_turn_without_protocol_checks_forbids_error_chunks_and_aborts() -> None:
+    expect = only_turn("text: {contains: a}").expect
+    assert (expect.errors, expect.aborted, expect.sources, expect.steps) == (NO_ERRORS, False, None, None)
+
+
+def test_null_turns_the_error_and_abort_defaults_off() -> None:
+    expect = only_turn("errors: null\naborted: null\nsteps: 2").expect
+    assert (expect.errors, expect.aborted, expect.steps) == (None, None, Count(at(8), 2, 2))
+
+
+def test_none_true_means_a_count_of_zero() -> None:
+    expect = only_turn("sources: {none: true}\nerrors: {none: true}").expect
+    assert expect.sources is not None and expect.sources.count == Count(at(6), 0, 0)
+    assert expect.errors is not None and expect.errors.count == Count(at(7), 0, 0)
+
+
+def test_tool_call_error_and_input_schema_load_with_the_schema_compiled() -> None:
+    turn = only_turn(
+        """
+        tool_calls:
+          - name: check_stock
+            error: "HTTP 503"
+            input_schema: {type: object, required: [product]}
+          - {name: calculate, error: false}
+        """
+    )
+    (check,) = turn.expect.tool_calls
+    stock, calc = check.calls
+    assert (stock.error, calc.error, calc.input_schema) == ("HTTP 503", False, None)
+    assert stock.input_schema is not None
+    assert stock.input_schema.is_valid({"product": "tent"}) and not stock.input_schema.is_valid({})
+
+
+def test_an_invalid_json_schema_is_reported_at_the_line_that_breaks_it() -> None:
+    error = only_error(
+        one_turn(
+            """
+            tool_calls:
+              - name: lookup_order
+                input_schema:
+                  type: object
+                  properties:
+                    order_id: {type: strnig}
+            """
+        )
+    )
+    assert error.location == at(11)
+    assert error.message.startswith("invalid JSON schema in `input_schema` at `properties/order_id/type`: ")
+    assert "'strnig' is not valid under any of the given schemas" in error.message
+
+
+def test_the_schema_dialect_follows_dollar_schema() -> None:
+    turn = only_turn(
+        """
+        tool_calls:
+          - name: a
+            input_schema: {$schema: "http://json-schema.org/draft-07/schema#", type: object}
+        """
+    )
+    (check,) = turn.expect.tool_calls
+    assert type(check.calls[0].input_schema).__name__ == "Draft7Validator"
+
+
+@pytest.mark.parametrize(
+    ("expect", "message"),
+    [
+        ("reasoning: yes", "`reasoning` must be a mapping of checks or a list of them"),
+        ("reasoning: {contain: a}", "unknown key `contain` in `reasoning` — did you mean `contains`?"),
+        ("sources: {}", "`sources` is empty: expected one of contains_title, contains_url, count, none"),
+        ("sources: {none: false}", "`none: false` checks nothing; remove it"),
+        ("sources: {none: true, count: 1}", "`none: true` contradicts `count` in `sources`"),
+        ("sources: {none: true, contains_url: a}", "`contains_url` contradicts a count of 0"),
+        ("sources: {count: {min: 3, max: 1}}", "`count` `min` 3 is greater than `max` 1"),
+        ("sources: {count: {}}", "`count` needs `min` and/or `max`"),
+        ("sources: {count: -1}", "`count` must be a whole number ≥ 0, got -1"),
+        ("sources: {count: many}", "`count` must be a whole number or a mapping with `min` and/or `max`"),
+        ("sources: {url: a}", "unknown key `url` in `sources` (valid keys: contains_title, contains_url"),
+        ("errors: {contain: a}", "unknown key `contain` in `errors` — did you mean `contains`?"),
+        ("errors: {count: 0, contains: a}", "`contains` contradicts a count of 0"),
+        ("errors: []", "`errors` must be a mapping, got a list"),
+        ("steps: two", "`steps` must be a whole number or a mapping with `min` and/or `max`"),
+        ("steps: {min: 1, maxx: 2}", "unknown key `maxx` in `steps` — did you mean `max`?"),
+        ("aborted: maybe", "`aborted` must be true or false, got a string ('maybe')"),
+        ("unknown_events: {type: a}", "unknown key `type` in `unknown_events` — did you mean `types`?"),
+        ("unknown_events: {none: true, types: [a]}", "`types` contradicts a count of 0"),
+        ("data: {}", "`data` is empty: expected part names with their data"),
+        ("data: [session]", "`data` must be a mapping, got a list"),
+        ("data: {data-: 1}", "a data part needs a name after `data-`"),
+        (
+            "tool_calls: [{name: a, error: []}]",
+            "tool call `error` must be true, false or a part of the error",
+        ),
+        ("tool_calls: [{name: a, input_schema: object}]", "`input_schema` must be a JSON schema (a mapping"),
+        (
+            "contains_url: a",
+            "unknown key `contains_url` in `expect`: `contains_url` belongs under `expect.sources`",
+        ),
+    ],
+)
+def test_protocol_check_mistakes_are_reported_at_their_line(expect: str, message: str) -> None:
+    error = one_turn_error(expect)
+    assert error.location == at(6)
+    assert error.message.startswith(message), error.message
+
+
+def test_a_data_template_is_checked_for_undefined_variables() -> None:
+    error = one_turn_error('data: {session: "{{ sesion_id }}"}')
+    assert error.message.startswith("undefined template variable `sesion_id` — did you mean `session_id`?")
+
+
+def test_turn_timeouts_override_the_defaults_key_by_key() -> None:
+    suite = load(
+        """
+        defaults:
+          timeouts: {idle: 5, total: 30}
+        conversations:
+          - name: c
+            turns:
+              - user: hi
+              - user: slow one
+                timeouts: {total: 90, first_token: 2.5}
+        """
+    )
+    first, second = suite.conversations[0].turns
+    assert first.timeouts == {"idle": 5.0, "total": 30.0}
+    assert second.timeouts == {"idle": 5.0, "total": 90.0, "first_token": 2.5}
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "message"),
+    [
+        ("{idle: 0}", "timeout `idle` must be a number of seconds > 0, got 0"),
+        ("{total: soon}", "timeout `total` must be a number of seconds > 0, got a string"),
+        ("{first_tokn: 1}", "unknown key `first_tokn` in `timeouts` — did you mean `first_token`?"),
+        ("5", "`timeouts` must be a mapping, got a number (5)"),
+    ],
+)
+def test_timeout_mistakes_are_reported_at_their_line(timeouts: str, message: str) -> None:
+    error = only_error(
+        f"conversations:\n  - name: c\n    turns:\n      - user: hi\n        timeouts: {timeouts}\n"
+    )
+    assert error.location == at(5)
+    assert error.message.startswith(message), error.message

@@ -1,0 +1,88 @@
+"""A turn's answer as a UI message stream: server-sent events ended by ``data: [DONE]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from convtest.adapters.base import TurnRequest
+from convtest.adapters.exchange import Bearer, Exchange, drain
+from convtest.exceptions import ProtocolError, StreamCutError
+from convtest.stream import ServerSentEvent, SSEDecoder, TurnAssembler, preview
+from convtest.targets import Target
+from convtest.transcript import TurnTranscript
+
+__all__ = ["StreamExchange"]
+
+
+class StreamExchange(Exchange):
+    """Decode the body as it arrives; a cut, a stall or a bad event keeps what came before it."""
+
+    content_types = ("text/event-stream",)
+    accept = "text/event-stream"
+
+    def __init__(
+        self,
+        target: Target,
+        client: httpx.AsyncClient,
+        url: str,
+        request: TurnRequest,
+        body: dict[str, Any],
+        bearer: Bearer,
+    ) -> None:
+        self.decoder = SSEDecoder()
+        self.assembler = TurnAssembler()
+        self.assembler.transcript.user = request.query
+        super().__init__(target, client, url, request, body, bearer)
+
+    @property
+    def transcript(self) -> TurnTranscript:
+        return self.assembler.transcript
+
+    @property
+    def finished(self) -> bool:
+        return self.assembler.done
+
+    async def read(self, response: httpx.Response) -> None:
+        self.awaiting_body()
+        chunks = response.aiter_bytes()
+        async for chunk in chunks:
+            # fed before the deadline moves: the first text lifts the first_token deadline
+            done = self._feed(self.decoder.feed(chunk))
+            self.body_chunk()
+            if done:
+                await drain(chunks)
+                return
+        if not self._feed(self.decoder.close()):
+            raise self.cut_error()
+
+    def _feed(self, events: list[ServerSentEvent]) -> bool:
+        """Fold events into the transcript; true once ``[DONE]`` has arrived."""
+        if not events:
+            return False
+        now_ms = self.elapsed_ms()
+        for event in events:
+            try:
+                self.assembler.feed(event.data, now_ms)
+            except ProtocolError as exc:
+                message = f"bad event stream from {self.url}: {exc.message}"
+                raise ProtocolError(message, target=self.target.name, transcript=exc.transcript) from None
+            if self.assembler.done:
+                self.timings.total_ms = now_ms
+                return True
+        return False
+
+    def progress(self) -> str:
+        text = self.assembler.transcript.text
+        return f" after {self.assembler.event_count} events; text so far: {preview(text, 80)}"
+
+    def cut_error(self, reason: str = "") -> StreamCutError:
+        message = f"stream from {self.url} ended before [DONE] after {self.assembler.event_count} events"
+        if reason:
+            message += f" ({reason})"
+        if self.decoder.unterminated:
+            cut = self.decoder.unterminated.decode("utf-8", "replace")
+            message += f"; last line cut: {preview(cut, 80)}"
+        message += f"; text so far: {preview(self.assembler.transcript.text, 80)}"
+        return StreamCutError(message, target=self.target.name, transcript=self.assembler.transcript)

@@ -1,0 +1,134 @@
+"""Where goldens live and how they are read and written.
+
+Layout: ``<suite dir>/__goldens__/<suite file stem>/<conversation slug>.yaml``. The YAML is written
+for review: keys in a fixed order, multi-line text as ``|`` blocks, non-ASCII kept as is. Writes go
+to a temporary file in the same directory and are renamed over the old golden, so an interrupted
+run leaves either the old golden or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from convtest.exceptions import GoldenError
+
+try:
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+__all__ = [
+    "GOLDENS_DIR",
+    "dump_golden",
+    "golden_path",
+    "golden_slug",
+    "load_golden",
+    "parse_golden",
+    "remove_golden",
+    "write_atomic",
+]
+
+GOLDENS_DIR: Final = "__goldens__"
+_MAX_SLUG: Final = 100
+_HEADER: Final = (
+    "# convtest golden transcript: compared with every run, rewritten by `pytest --update-goldens`.\n"
+    "# Review changes to it like code.\n"
+)
+
+
+def golden_slug(name: str) -> str:
+    """A conversation's file name: its words in lower case joined by ``-``."""
+    slug = re.sub(r"[\W_]+", "-", name.lower()).strip("-")
+    return slug[:_MAX_SLUG].rstrip("-") or "conversation"
+
+
+def golden_path(suite: Path, conversation: str) -> Path:
+    return suite.parent / GOLDENS_DIR / suite.stem / f"{golden_slug(conversation)}.yaml"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style throughout, list items indented under their key, multi-line text as ``|``."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # the emitter falls back to quotes by itself where a block cannot hold the text exactly
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_golden(document: dict[str, Any]) -> str:
+    """The file text; long lines are not folded, so a changed word changes one line of the diff."""
+    body = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=1_000_000,
+    )
+    return _HEADER + body
+
+
+def parse_golden(text: str, shown: str) -> dict[str, Any]:
+    """A golden's data: a mapping with a ``turns`` list of mappings, or :class:`GoldenError`."""
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise GoldenError(f"cannot read golden {shown}: invalid YAML ({exc})".replace("\n", " ")) from None
+    turns = data.get("turns") if isinstance(data, dict) else None
+    if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
+        raise GoldenError(f"cannot read golden {shown}: expected a mapping with a `turns` list of mappings")
+    golden: dict[str, Any] = data
+    return golden
+
+
+def load_golden(path: Path, shown: str) -> dict[str, Any] | None:
+    """The golden at ``path``; None when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenError(f"cannot read golden {shown}: {exc}") from None
+    return parse_golden(text, shown)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same directory and rename it over ``path``.
+
+    ``os.replace`` is atomic on one file system; on any failure, Ctrl-C included, the temporary
+    file is removed and the old golden stays as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; goldens are shared like source files
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def remove_golden(path: Path) -> None:
+    """Delete a golden, then its suite's folder and ``__goldens__`` when they are left empty."""
+    path.unlink(missing_ok=True)
+    for folder in (path.parent, path.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: other goldens live there
+            folder.rmdir()

@@ -1,0 +1,78 @@
+"""Concurrency under pytest: start the conversations pytest will run next, so up to N are in
+flight while pytest still runs, reports and stops (``-x``) item by item, in collection order.
+
+The only pytest-xdist knowledge here is how to see a worker's own queue, so a worker starts
+only conversations it was given; without it, a worker still runs its items one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future
+from itertools import islice
+from typing import Any
+
+import pytest
+
+from convtest.models import Conversation
+from convtest.runner import ConversationResult
+from convtest.session import RunSession
+
+__all__ = ["Lookahead"]
+
+
+class Lookahead:
+    """Keeps the next ``2 * concurrency`` conversations submitted; the session's own bound keeps
+    ``concurrency`` of them running, the rest queued, so no slot idles between two items."""
+
+    def __init__(self, session: RunSession) -> None:
+        self._session = session
+        self._window = 2 * session.concurrency if session.concurrency > 1 else 0
+        self._futures: dict[str, Future[ConversationResult]] = {}
+        self._positions: dict[str, int] | None = None
+
+    def result(self, item: pytest.Item, conversation: Conversation) -> ConversationResult:
+        future = self._futures.pop(item.nodeid, None) or self._session.submit(conversation)
+        for nodeid, upcoming in islice(self._upcoming(item), self._window):
+            if nodeid not in self._futures:
+                self._futures[nodeid] = self._session.submit(upcoming)
+        return future.result()
+
+    def _upcoming(self, item: pytest.Item) -> Iterator[tuple[str, Conversation]]:
+        """The items this process will run after ``item``, that will really run a conversation."""
+        items = item.session.items
+        worker = _xdist_worker(item.config)
+        if worker is None:
+            if self._positions is None:
+                self._positions = {node.nodeid: index for index, node in enumerate(items)}
+            later = items[self._positions[item.nodeid] + 1 :]
+        else:
+            later = [items[index] for index in _worker_queue(worker)]
+        for node in later:
+            conversation = getattr(node, "conversation", None)
+            if isinstance(conversation, Conversation) and _will_run(node):
+                yield node.nodeid, conversation
+
+
+def _will_run(item: pytest.Item) -> bool:
+    return item.get_closest_marker("skip") is None and item.get_closest_marker("skipif") is None
+
+
+def _xdist_worker(config: pytest.Config) -> Any:
+    if not hasattr(config, "workerinput"):
+        return None
+    for plugin in config.pluginmanager.get_plugins():
+        if hasattr(plugin, "torun") and hasattr(plugin, "nextitem_index"):
+            return plugin
+    return None
+
+
+def _worker_queue(worker: Any) -> list[int]:
+    """The indices this worker was sent and has not started: its next item, then its queue."""
+    try:
+        with worker.torun.lock() as queue:
+            pending = list(queue)
+        nxt = worker.nextitem_index
+    except Exception:  # an xdist whose internals moved: fall back to one at a time
+        return []
+    return [index for index in (nxt, *pending) if isinstance(index, int)]

@@ -1,0 +1,215 @@
+"""convtest's speed against the practical limit, measured in one run on one reference agent.
+
+    python tests/benchmarks/bench_speed.py            # the figures in the README
+    python tests/benchmarks/bench_speed.py --quick    # a smoke run (what the test suite runs)
+
+The reference agent runs in its own process (``convtest serve``), so the client side is measured
+alone. Every runner is timed as a whole process, start-up included, as in ../shared/performance.md:
+
+1. zero added latency, C conversations x T turns: a plain httpx loop (one client, iter_lines,
+   json.loads, join the deltas) versus ``pytest`` running the same conversations as a suite,
+   sequentially and with concurrency;
+2. 200 ms per turn of added latency, concurrency K: convtest's wall time against the ideal
+   schedule ceil(C / K) x T x latency;
+3. peak RSS of a pytest run as the number of conversations grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN = "bench-token"
+TURNS = ("Hi, my name is Ada", "Where is my order 1234?", "What is my name?")
+
+PLAIN_LOOP = textwrap.dedent(
+    """
+    import json, sys, httpx
+    url, token, conversations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    turns = {turns!r}
+    headers = {{"Authorization": "Bearer " + token}}
+    with httpx.Client(headers=headers) as client:
+        for _ in range(conversations):
+            session = None
+            for query in turns:
+                context = {{"platform": "web"}}
+                if session:
+                    context["session_id"] = session
+                body = {{"query": query, "pid": "p", "chatbot_id": "c", "user_context": context}}
+                text = []
+                with client.stream("POST", url + "/v1/ai-agent/chat/stream", json=body) as response:
+                    for line in response.iter_lines():
+                        if not line.startswith("data: ") or line == "data: [DONE]":
+                            continue
+                        event = json.loads(line[6:])
+                        if event["type"] == "text-delta":
+                            text.append(event["delta"])
+                        elif event["type"] == "data-session":
+                            session = event["data"]
+                assert "".join(text)
+    """
+).format(turns=TURNS)
+
+#: plugins this machine happens to have that convtest does not use (hypothesis, pytest-benchmark,
+#: anyio's, which imports trio when trio is installed); blocking an absent one is harmless
+PYTEST = [
+    sys.executable,
+    "-m",
+    "pytest",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:benchmark",
+    "-p",
+    "no:anyio",
+]
+#: as on a developer's machine: this sandbox sets PYTHONDONTWRITEBYTECODE, which makes every
+#: process recompile every module (and pytest re-rewrite its plugins) at each start
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mib: float
+
+
+def timed(command: list[str], cwd: Path) -> Run:
+    """Wall time and peak RSS of one child process (``wait4`` gives that child's own usage);
+    stops the benchmark, showing the output, if the run failed."""
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            command, cwd=cwd, env=ENV, stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            output.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{output.read()[-4000:]}")
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+@contextmanager
+def reference_agent(latency_ms: float = 0) -> Iterator[str]:
+    """``convtest serve`` on a free port of 127.0.0.1, in its own process."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "convtest.cli",
+            "serve",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            found = re.search(r"http://127\.0\.0\.1:\d+", line)
+            if found:
+                yield found.group(0)
+                break
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def write_suite(folder: Path, url: str, conversations: int) -> None:
+    (folder / "convtest.yaml").write_text(
+        f"default_target: bench\ntargets:\n  bench:\n    base_url: {url}\n    token: {TOKEN}\n"
+        "    pid: p\n    chatbot_id: c\n    timeouts: {total: 60}\n"
+    )
+    lines = ["conversations:"]
+    for index in range(conversations):
+        lines += [
+            f"  - name: conversation {index}",
+            "    turns:",
+            f"      - {{user: '{TURNS[0]}', expect: {{text: {{contains: Ada}}, finish_reason: stop}}}}",
+            f"      - {{user: '{TURNS[1]}',",
+            "          expect: {tool_calls: [lookup_order], text: {contains: shipped}}}",
+            f"      - {{user: '{TURNS[2]}', expect: {{text: {{matches: '\\bAda\\b'}}}}}}",
+        ]
+    (folder / "bench.yaml").write_text("\n".join(lines) + "\n")
+
+
+def speed(conversations: int, concurrency: int) -> list[str]:
+    turns = conversations * len(TURNS)
+    with tempfile.TemporaryDirectory() as tmp, reference_agent() as url:
+        folder = Path(tmp)
+        write_suite(folder, url, conversations)
+        (folder / "plain_loop.py").write_text(PLAIN_LOOP)
+        plain = timed([sys.executable, "plain_loop.py", url, TOKEN, str(conversations)], folder)
+        sequential = timed(PYTEST, folder)
+        parallel = timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder)
+    rows = [
+        f"1. zero latency, C={conversations} x T={len(TURNS)} ({turns} turns), whole processes:",
+        f"   plain httpx loop          {plain.seconds:6.2f} s  {turns / plain.seconds:7.0f} turns/s  x1.00",
+    ]
+    for name, run in (("convtest sequential", sequential), (f"convtest concurrency={concurrency}", parallel)):
+        ratio = run.seconds / plain.seconds
+        rows.append(f"   {name:<25} {run.seconds:6.2f} s  {turns / run.seconds:7.0f} turns/s  x{ratio:.2f}")
+    return rows
+
+
+def latency_bound(conversations: int, concurrency: int, latency_ms: float) -> list[str]:
+    ideal = math.ceil(conversations / concurrency) * len(TURNS) * latency_ms / 1000
+    with tempfile.TemporaryDirectory() as tmp, reference_agent(latency_ms) as url:
+        folder = Path(tmp)
+        write_suite(folder, url, conversations)
+        run = timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder)
+    return [
+        f"2. {latency_ms:.0f} ms per turn, C={conversations} x T={len(TURNS)}, K={concurrency}:",
+        f"   ideal schedule {ideal:.2f} s, convtest {run.seconds:.2f} s  x{run.seconds / ideal:.2f}",
+    ]
+
+
+def memory(sizes: list[int], concurrency: int) -> list[str]:
+    rows = [f"3. peak RSS of the pytest process (concurrency={concurrency}):"]
+    with reference_agent() as url:
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                write_suite(folder, url, size)
+                rss = timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder)
+                rows.append(f"   {size:5d} conversations  {rss.peak_rss_mib:6.1f} MiB  {rss.seconds:6.2f} s")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmark runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        report = [*speed(4, 2), *latency_bound(4, 2, 50), *memory([2, 4], 2)]
+    else:
+        report = [*speed(200, 16), *latency_bound(200, 16, 200), *memory([100, 500, 2000], 16)]
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The runner with protocol parts: a turn's timeouts reach the adapter, and every kind of answer
+(stream bytes, JSON answer) is checked the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+
+from convtest.adapters.fake import FakeAdapter, FakeResponse
+from convtest.runner import ConversationResult, run_conversation
+from convtest.suite import load_suite_text
+
+STREAM = b"".join(
+    b"data: %s\n\n" % chunk
+    for chunk in (
+        b'{"type":"start-step"}',
+        b'{"type":"reasoning-delta","id":"0","delta":"Check the KB."}',
+        b'{"type":"source-url","sourceId":"kb","url":"https://help.example/returns","title":"Returns"}',
+        b'{"type":"text-delta","id":"0","delta":"30 days."}',
+        b'{"type":"error","errorText":"late warning"}',
+        b'{"type":"data-session","data":"s-1"}',
+        b"[DONE]",
+    )
+)
+
+
+def run(suite: str, *responses: FakeResponse) -> tuple[ConversationResult, FakeAdapter]:
+    conversation = load_suite_text(textwrap.dedent(suite), "suites/p.yaml").conversations[0]
+    adapter = FakeAdapter(list(responses))
+    return asyncio.run(run_conversation(conversation, adapter)), adapter
+
+
+def test_a_turns_timeouts_are_sent_with_its_request() -> None:
+    result, adapter = run(
+        """
+        defaults: {timeouts: {idle: 5}}
+        conversations:
+          - name: c
+            turns:
+              - user: hi
+                timeouts: {first_token: 1.5}
+              - user: again
+        """,
+        {"text": "Hello"},
+        {"text": "Hello again"},
+    )
+    assert result.passed
+    assert [request.timeouts for request in adapter.requests] == [
+        {"idle": 5.0, "first_token": 1.5},
+        {"idle": 5.0},
+    ]
+
+
+def test_stream_parts_are_checked_and_an_expected_error_chunk_passes() -> None:
+    suite = """
+        conversations:
+          - name: c
+            turns:
+              - user: returns?
+                expect:
+                  reasoning: {contains: KB}
+                  sources: {count: 1, contains_url: help.example}
+                  data: {session: "{{ session_id }}"}
+                  errors: {contains: late}
+                  steps: 1
+        """
+    result, _ = run(suite, STREAM)
+    assert result.passed, [failure for turn in result.turns for failure in turn.failures]
+
+
+def test_an_unexpected_error_chunk_fails_the_turn_after_all_its_other_checks() -> None:
+    result, _ = run(
+        "conversations:\n  - name: c\n    turns:\n      - user: hi\n        expect: {steps: 2}\n", STREAM
+    )
+    (turn,) = result.turns
+    assert [failure.check for failure in turn.failures] == [
+        "no error chunks (set `expect.errors` to expect them)",
+        "exactly 2 steps",
+    ]
