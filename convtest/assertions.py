@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import jsonschema.exceptions
-import referencing.exceptions
-
 from convtest.exceptions import Location, TemplateRenderError
 from convtest.models import (
     NO_ERRORS,
@@ -620,6 +617,9 @@ def _pattern_mismatch(pattern: ToolCallPattern, call: ToolCall, context: Mapping
 
 def _schema_problem(validator: Validator, value: Any) -> str | None:
     """The most relevant schema violation, at its path: ``input.order_id: 1234 is not of type 'string'``."""
+    import jsonschema.exceptions  # ~90 ms: paid only by suites that use input_schema
+    import referencing.exceptions
+
     try:
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except referencing.exceptions.Unresolvable as exc:  # a $ref elsewhere: never fetched

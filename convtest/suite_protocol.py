@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema
-import jsonschema.validators
-
 from convtest.models import Count, DataCheck, ErrorsCheck, SourcesCheck, UnknownEventsCheck
 from convtest.targets import TIMEOUT_KINDS
 
@@ -218,6 +215,9 @@ def parse_input_schema(ctx: _Context, entry: _Entry | None) -> Validator | None:
     if entry.value.kind != "mapping":
         ctx.type_error(entry.value, "`input_schema`", "a JSON schema (a mapping, e.g. `{type: object}`)")
         return None
+    import jsonschema  # ~90 ms: paid only by suites that use input_schema
+    import jsonschema.validators
+
     schema = ctx.plain(entry.value)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
