@@ -23,11 +23,12 @@ __all__ = ["Lookahead"]
 
 class Lookahead:
     """Keeps the next ``2 * concurrency`` conversations submitted; the session's own bound keeps
-    ``concurrency`` of them running, the rest queued, so no slot idles between two items."""
+    ``concurrency`` of them running and the rest queued. Even at concurrency 1 the next
+    conversation starts while pytest is still reporting the one before."""
 
     def __init__(self, session: RunSession) -> None:
         self._session = session
-        self._window = 2 * session.concurrency if session.concurrency > 1 else 0
+        self._window = 2 * session.concurrency
         self._futures: dict[str, Future[ConversationResult]] = {}
         self._positions: dict[str, int] | None = None
 
