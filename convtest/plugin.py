@@ -126,10 +126,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Put the conversation's result on its report as plain data: it survives xdist, and the
-    controller's report and golden bookkeeping read it from there."""
+    controller's report and golden bookkeeping read it from there. Transcripts travel only when
+    the HTML report will show them; the item lets go of its result once it is on the report."""
     report = yield
     if call.when == "call" and isinstance(item, ConversationItem) and item.result is not None:
-        report.convtest = item.result.to_dict()  # type: ignore[attr-defined]
+        detailed = item.config.getoption("convtest_report", None) is not None
+        report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
+        item.result = None
     return report
 
 

@@ -83,9 +83,16 @@ class ConversationResult:
     def failed_turn(self) -> TurnResult | None:
         return next((turn for turn in self.turns if not turn.passed), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data with every secret replaced by ``***``."""
+    def to_dict(self, *, transcripts: bool = True) -> dict[str, Any]:
+        """Plain data with every secret replaced by ``***``. Without ``transcripts`` each turn
+        keeps only its index and verdict: what the golden summary needs, at a fraction of the
+        memory (pytest keeps every report until the run ends)."""
         conversation = self.conversation
+        turns = (
+            [turn.to_dict() for turn in self.turns]
+            if transcripts
+            else [{"index": turn.turn.index, "passed": turn.passed} for turn in self.turns]
+        )
         data = {
             "name": conversation.name,
             "location": str(conversation.location),
@@ -94,7 +101,7 @@ class ConversationResult:
             "passed": self.passed,
             "duration_s": self.duration_s,
             "turn_count": len(conversation.turns),
-            "turns": [turn.to_dict() for turn in self.turns],
+            "turns": turns,
             "golden": self.golden.to_dict() if self.golden is not None else None,
         }
         return dict(redact_value(data, self.secrets))
