@@ -249,22 +249,13 @@ def test_update_under_xdist_writes_each_golden_once_and_matches_a_sequential_upd
 
 
 def test_secrets_never_reach_a_golden(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_server: ReferenceServer
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    reference_server: ReferenceServer,
+    bot_target: None,
 ) -> None:
     monkeypatch.setenv("BOT_TOKEN", reference_server.token or "")
     monkeypatch.setenv("GOLDEN_SECRET_NAME", "Zebulonsecret")
-    write(
-        pytester,
-        "convtest.yaml",
-        f"""
-        targets:
-          bot:
-            base_url: {reference_server.url}
-            token: ${{BOT_TOKEN}}
-            pid: p1
-            chatbot_id: c1
-        """,
-    )
     write(
         pytester,
         "secret.yaml",

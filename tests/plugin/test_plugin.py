@@ -8,8 +8,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from convtest.server import ReferenceServer
-
 GREETING_SUITE = """
 suite: greetings
 conversations:
@@ -232,21 +230,9 @@ def test_unreachable_target_fails_with_a_connect_message(pytester: pytest.Pytest
 
 
 def test_rejected_token_names_the_env_var_that_holds_it(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_server: ReferenceServer
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, bot_target: None
 ) -> None:
     monkeypatch.setenv("BOT_TOKEN", "not-the-right-token")
-    write(
-        pytester,
-        "convtest.yaml",
-        f"""
-        targets:
-          bot:
-            base_url: {reference_server.url}
-            token: ${{BOT_TOKEN}}
-            pid: p1
-            chatbot_id: c1
-        """,
-    )
     write(pytester, "greet.yaml", GREETING_SUITE)
     result = pytester.runpytest("--convtest-target", "bot", "-k", "remembers")
     result.assert_outcomes(failed=1)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from convtest.server import ReferenceServer
-from convtest.session import run_suite
 
 SUITE = """
 suite: demo
@@ -44,20 +42,9 @@ conversations:
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _warm_lazy_imports(tmp_path_factory: pytest.TempPathFactory, reference_server: ReferenceServer) -> None:
-    """As in tests/plugin/conftest.py: import the HTTP stack once in this process, so the
-    in-process inner runs (which restore ``sys.modules``) share its exception classes."""
-    suite = tmp_path_factory.mktemp("warm") / "warm.yaml"
-    suite.write_text("conversations:\n  - name: warm\n    turns: [{user: Hello}]\n")
-    assert run_suite(suite, rootdir=suite.parent).passed
-
-
 @pytest.fixture(autouse=True)
-def _inner_runs_skip_unrelated_plugins(pytester: pytest.Pytester) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:benchmark")
-        yield
+def _pytester_runs(warm_imports: None, quiet_inner_runs: None) -> None:
+    """See ``warm_imports`` and ``quiet_inner_runs`` in tests/conftest.py."""
 
 
 def write(pytester: pytest.Pytester, name: str, text: str) -> None:
@@ -105,22 +92,13 @@ def test_under_xdist_the_controller_writes_one_report_of_every_worker(pytester: 
 
 
 def test_target_token_and_secret_env_values_never_reach_the_report(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, reference_server: ReferenceServer
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    reference_server: ReferenceServer,
+    bot_target: None,
 ) -> None:
     monkeypatch.setenv("BOT_TOKEN", reference_server.token)
     monkeypatch.setenv("CUSTOMER_NAME", "Zanzibar")
-    write(
-        pytester,
-        "convtest.yaml",
-        f"""
-        targets:
-          bot:
-            base_url: {reference_server.url}
-            token: ${{BOT_TOKEN}}
-            pid: p1
-            chatbot_id: c1
-        """,
-    )
     write(
         pytester,
         "secret.yaml",
