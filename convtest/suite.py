@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, cast, get_args
 
 import jinja2.defaults
 import yaml
@@ -98,25 +98,8 @@ EXPECT_KEYS: Final = frozenset(
         "unknown_events",
     }
 )
-TEXT_CHECK_KEYS: Final = frozenset(
-    {
-        "equals",
-        "contains",
-        "not_contains",
-        "contains_any",
-        "contains_all",
-        "matches",
-        "not_matches",
-        "starts_with",
-        "ends_with",
-        "min_length",
-        "max_length",
-        "ignore_case",
-        "any_of",
-        "all_of",
-        "not",
-    }
-)
+#: every text operation is a key, plus the ``ignore_case`` modifier
+TEXT_CHECK_KEYS: Final = frozenset({*get_args(TextOp), "ignore_case"})
 TOOL_CHECK_KEYS: Final = frozenset({"none", "called", "not_called", "count", "sequence"})
 TOOL_CALL_KEYS: Final = frozenset({"name", "input", "output", "error", "input_schema"})
 LATENCY_KEYS: Final = frozenset({"first_token_ms", "total_ms"})
