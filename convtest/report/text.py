@@ -73,7 +73,14 @@ def _transcript_lines(transcript: TurnTranscript, *, detailed: bool) -> list[str
     lines = [f"      bot:  {_clip(transcript.text) if transcript.text_blocks else '(no text)'}"]
     if not detailed:
         return lines
+    if transcript.reasoning_blocks:
+        lines.append(f"      reasoning: {_clip(transcript.reasoning)}")
     lines.extend(f"      tool: {_format_call(call)}" for call in transcript.tool_calls)
+    lines.extend(f"      source: {source.url or source.title or source.id}" for source in transcript.sources)
+    if transcript.unknown_events:
+        kinds = sorted({str(event.get("type")) for event in transcript.unknown_events})
+        lines.append(f"      other events: {', '.join(kinds)}")
+    lines.extend(f"      retry: {retry}" for retry in transcript.retries)
     timings = transcript.timings
     facts = [f"finish {transcript.finish_reason or '(none)'}"]
     if timings.first_token_ms is not None:

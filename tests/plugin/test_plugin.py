@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from convtest.server import ReferenceServer
+
 GREETING_SUITE = """
 suite: greetings
 conversations:
@@ -334,3 +336,37 @@ def test_concurrency_must_be_a_positive_number(pytester: pytest.Pytester) -> Non
     write(pytester, "greet.yaml", GREETING_SUITE)
     result = pytester.runpytest("--convtest-concurrency", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_failure_text_shows_reasoning_sources_and_retries(
+    pytester: pytest.Pytester, reference_server: ReferenceServer
+) -> None:
+    pytester.path.joinpath("convtest.yaml").write_text(
+        f"targets:\n  bot:\n    base_url: {reference_server.url}\n    token: {reference_server.token}\n"
+        "    pid: p1\n    chatbot_id: c1\n    retries: {max: 2, backoff: 0.01}\n",
+        encoding="utf-8",
+    )
+    write(
+        pytester,
+        "details.yaml",
+        """
+        target: bot
+        conversations:
+          - name: reasoning
+            turns:
+              - {user: "What is 12 * 7?", expect: {text: {contains: "85"}}}
+          - name: source
+            turns:
+              - {user: "What is your return policy?", expect: {text: {contains: "60 days"}}}
+          - name: busy
+            turns:
+              - {user: "[[fault:status:503]] hello"}
+        """,
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*reasoning: *"])
+    result.stdout.fnmatch_lines(["*source: *"])
+    result.stdout.fnmatch_lines(
+        ["*retry: attempt 1: HTTP 503*retried after*", "*retry: attempt 2: HTTP 503*", "*HTTP 503 from*"]
+    )
