@@ -7,7 +7,7 @@ only conversations it was given; without it, a worker still runs its items one a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from itertools import islice
 from typing import Any
@@ -20,6 +20,8 @@ from convtest.session import RunSession
 
 __all__ = ["Lookahead"]
 
+_UNKNOWN = object()
+
 
 class Lookahead:
     """Keeps the next ``2 * concurrency`` conversations submitted; the session's own bound keeps
@@ -31,6 +33,7 @@ class Lookahead:
         self._window = 2 * session.concurrency
         self._futures: dict[str, Future[ConversationResult]] = {}
         self._positions: dict[str, int] | None = None
+        self._worker: Any = _UNKNOWN
 
     def result(self, item: pytest.Item, conversation: Conversation) -> ConversationResult:
         future = self._futures.pop(item.nodeid, None) or self._session.submit(conversation)
@@ -42,13 +45,15 @@ class Lookahead:
     def _upcoming(self, item: pytest.Item) -> Iterator[tuple[str, Conversation]]:
         """The items this process will run after ``item``, that will really run a conversation."""
         items = item.session.items
-        worker = _xdist_worker(item.config)
-        if worker is None:
+        if self._worker is _UNKNOWN:
+            self._worker = _xdist_worker(item.config)
+        later: Iterable[pytest.Item]
+        if self._worker is None:
             if self._positions is None:
                 self._positions = {node.nodeid: index for index, node in enumerate(items)}
-            later = items[self._positions[item.nodeid] + 1 :]
+            later = islice(items, self._positions[item.nodeid] + 1, None)
         else:
-            later = [items[index] for index in _worker_queue(worker)]
+            later = [items[index] for index in _worker_queue(self._worker)]
         for node in later:
             conversation = getattr(node, "conversation", None)
             if isinstance(conversation, Conversation) and _will_run(node):
