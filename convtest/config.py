@@ -67,6 +67,8 @@ class Config:
     source: str = "built-in defaults"
     default_target: str = REFERENCE_TARGET
     raw_targets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the line of each target's name (and of ``default_target``) in convtest.yaml
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def target_names(self) -> list[str]:
@@ -80,18 +82,20 @@ class Config:
         raw = self.raw_targets.get(name)
         if raw is None:
             raise ConfigError(_unknown_target_message(name, self))
-        return _build_target(name, raw, self.source, os.environ if environ is None else environ)
+        where = f"{_at(self.source, self.lines, name)}: target {name!r}"
+        return _build_target(name, raw, where, os.environ if environ is None else environ)
 
 
 def load_config(rootdir: Path) -> Config:
     """Read ``convtest.yaml``, else ``[tool.convtest]`` of ``pyproject.toml``, else defaults."""
     yaml_path = rootdir / CONFIG_FILE
     if yaml_path.is_file():
+        text = yaml_path.read_text(encoding="utf-8")
         try:
-            data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+            data, lines = yaml.safe_load(text), _key_lines(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{CONFIG_FILE}: invalid YAML: {exc}") from None
-        return _parse(data or {}, CONFIG_FILE)
+        return _parse(data or {}, CONFIG_FILE, lines)
     toml_path = rootdir / "pyproject.toml"
     if toml_path.is_file():
         try:
@@ -104,13 +108,32 @@ def load_config(rootdir: Path) -> Config:
     return Config()
 
 
-def _parse(data: Any, source: str) -> Config:
+def _key_lines(text: str) -> dict[str, int]:
+    """1-based lines of the target names and of ``default_target``, for messages."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines: dict[str, int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key, value in root.value:
+        if key.value == "default_target":
+            lines["default_target"] = key.start_mark.line + 1
+        if key.value == "targets" and isinstance(value, yaml.MappingNode):
+            lines.update((str(name.value), name.start_mark.line + 1) for name, _ in value.value)
+    return lines
+
+
+def _at(source: str, lines: Mapping[str, int], key: str) -> str:
+    return f"{source}:{lines[key]}" if key in lines else source
+
+
+def _parse(data: Any, source: str, lines: Mapping[str, int] | None = None) -> Config:
+    lines = lines or {}
     _require_mapping(data, source)
     _reject_unknown(data, _TOP_KEYS, source)
     targets = data.get("targets") or {}
     _require_mapping(targets, f"{source}: `targets`")
     for name, raw in targets.items():
-        where = f"{source}: target {name!r}"
+        where = f"{_at(source, lines, str(name))}: target {name!r}"
         _require_mapping(raw, where)
         _reject_unknown(raw, _TARGET_KEYS, where)
         for section, keys in (
@@ -123,15 +146,16 @@ def _parse(data: Any, source: str) -> Config:
             if section in raw:
                 _require_mapping(raw[section], f"{where}: `{section}`")
                 _reject_unknown(raw[section], keys, f"{where}: `{section}`")
-    config = Config(source=source, raw_targets=targets)
+    config = Config(source=source, raw_targets=targets, lines=lines)
     default = data.get("default_target", REFERENCE_TARGET)
     if default not in config.target_names:
-        raise ConfigError(f"{source}: `default_target`: {_unknown_target_message(default, config)}")
-    return Config(source=source, default_target=default, raw_targets=targets)
+        where = _at(source, lines, "default_target")
+        raise ConfigError(f"{where}: `default_target`: {_unknown_target_message(default, config)}")
+    return Config(source=source, default_target=default, raw_targets=targets, lines=lines)
 
 
-def _build_target(name: str, raw: Mapping[str, Any], source: str, environ: Mapping[str, str]) -> Target:
-    where = f"{source}: target {name!r}"
+def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mapping[str, str]) -> Target:
+    """``where`` names the target in messages: ``convtest.yaml:4: target 'staging'``."""
     secrets: list[str] = []
 
     def text(key: str, default: str = "", *, secret: bool = False) -> str:

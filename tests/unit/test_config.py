@@ -90,3 +90,18 @@ def test_default_target_must_exist(tmp_path: Path) -> None:
     (tmp_path / "convtest.yaml").write_text("default_target: nope\n")
     with pytest.raises(ConfigError, match=r"`default_target`: unknown target 'nope'"):
         load_config(tmp_path)
+
+
+def test_errors_name_the_line_of_the_target_in_convtest_yaml(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(STAGING)
+    config = load_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"^convtest\.yaml:12: target .other.: `token`: environment"):
+        config.resolve("other", {})
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  a:\n    base_url: http://x\n  t:\n    base_ulr: http://x\n"
+    )
+    with pytest.raises(ConfigError, match=r"^convtest\.yaml:4: target 't': unknown key `base_ulr`"):
+        load_config(tmp_path)
+    (tmp_path / "convtest.yaml").write_text("\ndefault_target: nope\n")
+    with pytest.raises(ConfigError, match=r"^convtest\.yaml:2: `default_target`: unknown target 'nope'"):
+        load_config(tmp_path)
