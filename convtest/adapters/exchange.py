@@ -96,7 +96,7 @@ class Exchange:
         self.body = body
         self.bearer = bearer
         self.timeouts = turn_timeouts(target, request)
-        self._transcript = TurnTranscript(user=request.query)
+        self._transcript = self._new_transcript(request.query)
         #: the transcript's own timings object, read without rebuilding the transcript
         self.timings = self.transcript.timings
         self.start = anyio.current_time()
@@ -114,6 +114,10 @@ class Exchange:
     def transcript(self) -> TurnTranscript:
         """What arrived so far; what a fault carries and what :meth:`run` returns."""
         return self._transcript
+
+    def _new_transcript(self, user: str) -> TurnTranscript:
+        """The transcript this exchange fills; a subclass may hand over one it builds itself."""
+        return TurnTranscript(user=user)
 
     # --- to be provided by a subclass -------------------------------------------------------
 

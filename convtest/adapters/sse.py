@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from convtest.adapters.base import TurnRequest
-from convtest.adapters.exchange import Bearer, Exchange, drain
+from convtest.adapters.exchange import Exchange, drain
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import ServerSentEvent, SSEDecoder, TurnAssembler, preview
-from convtest.targets import Target
 from convtest.transcript import TurnTranscript
 
 __all__ = ["StreamExchange"]
@@ -22,19 +18,12 @@ class StreamExchange(Exchange):
     content_types = ("text/event-stream",)
     accept = "text/event-stream"
 
-    def __init__(
-        self,
-        target: Target,
-        client: httpx.AsyncClient,
-        url: str,
-        request: TurnRequest,
-        body: dict[str, Any],
-        bearer: Bearer,
-    ) -> None:
+    def _new_transcript(self, user: str) -> TurnTranscript:
+        """The assembler's own transcript: it fills it as events arrive."""
         self.decoder = SSEDecoder()
         self.assembler = TurnAssembler()
-        self.assembler.transcript.user = request.query
-        super().__init__(target, client, url, request, body, bearer)
+        self.assembler.transcript.user = user
+        return self.assembler.transcript
 
     @property
     def transcript(self) -> TurnTranscript:
