@@ -943,16 +943,16 @@ def _text_operands(ctx: _Context, node: _Node, what: str) -> tuple[Value, ...] |
     return tuple(value for value in values if value is not None)
 
 
+def _one_string_check(ctx: _Context, entry: _Entry, op: TextOp, ignore_case: bool) -> TextCheck | None:
+    """``contains`` / ``not_contains`` written with one string rather than a list."""
+    value = ctx.operand(entry.value, f"`{op}`", expected="a string or a list of strings")
+    return None if value is None else TextCheck(op, ctx.at(entry.line), (value,), ignore_case=ignore_case)
+
+
 def _text_contains(ctx: _Context, entry: _Entry, ignore_case: bool) -> TextCheck | None:
     """``contains``: one string, or a list that must all appear (``contains_all``)."""
     if entry.value.kind != "list":
-        expected = "a string or a list of strings"
-        value = ctx.operand(entry.value, "`contains`", expected=expected)
-        return (
-            None
-            if value is None
-            else TextCheck("contains", ctx.at(entry.line), (value,), ignore_case=ignore_case)
-        )
+        return _one_string_check(ctx, entry, "contains", ignore_case)
     values = _text_operands(ctx, entry.value, "`contains`")
     return (
         None
@@ -964,13 +964,7 @@ def _text_contains(ctx: _Context, entry: _Entry, ignore_case: bool) -> TextCheck
 def _text_not_contains(ctx: _Context, entry: _Entry, ignore_case: bool) -> TextCheck | None:
     """``not_contains``: a list becomes an ``all_of`` of one-string checks, so a failure names the string."""
     if entry.value.kind != "list":
-        expected = "a string or a list of strings"
-        value = ctx.operand(entry.value, "`not_contains`", expected=expected)
-        return (
-            None
-            if value is None
-            else TextCheck("not_contains", ctx.at(entry.line), (value,), ignore_case=ignore_case)
-        )
+        return _one_string_check(ctx, entry, "not_contains", ignore_case)
     items = ctx.strings(entry.value, "`not_contains`", single_ok=False) or []
     children = []
     for text, line in items:
