@@ -7,8 +7,8 @@ only conversations it was given; without it, a worker still runs its items one a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
 from itertools import islice
 from typing import Any
 
@@ -25,13 +25,14 @@ _UNKNOWN = object()
 
 class Lookahead:
     """Keeps the next ``2 * concurrency`` conversations submitted; the session's own bound keeps
-    ``concurrency`` of them running and the rest queued. Even at concurrency 1 the next
-    conversation starts while pytest is still reporting the one before."""
+    ``concurrency`` of them running and the rest queued. They move on while pytest waits for
+    an item's result, so at concurrency N pytest's reporting of one item overlaps nothing but
+    network time of the others."""
 
     def __init__(self, session: RunSession) -> None:
         self._session = session
         self._window = 2 * session.concurrency
-        self._futures: dict[str, Future[ConversationResult]] = {}
+        self._futures: dict[str, asyncio.Future[ConversationResult]] = {}
         self._positions: dict[str, int] | None = None
         self._worker: Any = _UNKNOWN
 
@@ -40,7 +41,15 @@ class Lookahead:
         for nodeid, upcoming in islice(self._upcoming(item), self._window):
             if nodeid not in self._futures:
                 self._futures[nodeid] = self._session.submit(upcoming)
-        return future.result()
+        return self._session.result(future)
+
+    def close(self) -> None:
+        """Forget the conversations started for items that will not run (``-x``, Ctrl-C): the
+        session cancels those still running; an error already held is marked as seen."""
+        for future in self._futures.values():
+            if future.done() and not future.cancelled():
+                future.exception()
+        self._futures.clear()
 
     def _upcoming(self, item: pytest.Item) -> Iterator[tuple[str, Conversation]]:
         """The items this process will run after ``item``, that will really run a conversation."""

@@ -62,7 +62,9 @@ class PluginState:
                 self._pytest_config.addinivalue_line("markers", f"{tag}: convtest suite tag")
 
     def close(self) -> None:
-        self._lookahead = None
+        if self._lookahead is not None:
+            self._lookahead.close()
+            self._lookahead = None
         if self._session is not None:
             self._session.close()
             self._session = None

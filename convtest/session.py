@@ -12,8 +12,6 @@ import dataclasses
 import functools
 import secrets
 import ssl
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -36,13 +34,22 @@ if TYPE_CHECKING:
 
 __all__ = ["AdapterPool", "RunSession", "SuiteResult", "run_suite"]
 
+#: seconds that cancelled conversations and closing clients get to unwind
+SHUTDOWN_TIMEOUT = 30
+
 
 class RunSession:
     """Owns the shared, per-run resources; close it (or use ``with``) to release them.
 
-    Conversations run on one event loop in a background thread, so several can be in flight
-    while the caller waits for the one it needs next (:meth:`submit`); ``concurrency`` bounds
-    how many run at once, and a target's ``limits.max_in_flight`` bounds it per target.
+    Conversations run on one event loop in the caller's thread: :meth:`submit` starts one, and
+    :meth:`result` runs the loop (so every conversation in flight moves on) until the one asked
+    for is done. ``concurrency`` bounds how many run at once, and a target's
+    ``limits.max_in_flight`` bounds it per target.
+
+    The loop runs only inside :meth:`result`, never beside the caller: a loop in a second
+    thread fights the caller for the GIL, and under pytest each of pytest's own file operations
+    between items then waited for the loop thread (measured: 40x slower output capture, a third
+    of a sequential run's time). Between items the loop is paused; sockets buffer what arrives.
     """
 
     def __init__(
@@ -53,12 +60,10 @@ class RunSession:
         self.default_target = target
         self.concurrency = max(1, concurrency)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._slots: asyncio.Semaphore | None = None
         self._server: ReferenceServer | None = None
         self._pools: dict[str, AdapterPool] = {}
         self._targets: dict[str, Target] = {}
-        self._pending: set[Future[ConversationResult]] = set()
 
     def target_for(self, conversation: Conversation) -> Target:
         """Resolve once per name: the conversation's target, else the run's, else the config's."""
@@ -67,29 +72,38 @@ class RunSession:
             self._targets[name] = self._with_reference(self.config.resolve(name))
         return self._targets[name]
 
-    def submit(self, conversation: Conversation) -> Future[ConversationResult]:
-        """Start a conversation; its future holds the result, or the ``ConvtestError`` (an
-        unusable target, say) that the caller will meet when it asks for it."""
+    def submit(self, conversation: Conversation) -> asyncio.Future[ConversationResult]:
+        """Start a conversation; it makes progress whenever :meth:`result` runs the loop. The
+        future holds the result, or the ``ConvtestError`` (an unusable target, say) that the
+        caller meets when it asks for it."""
+        loop = self._event_loop()
         try:
             target = self.target_for(conversation)
         except ConvtestError as error:
-            failed: Future[ConversationResult] = Future()
+            failed: asyncio.Future[ConversationResult] = loop.create_future()
             failed.set_exception(error)
             return failed
-        future = asyncio.run_coroutine_threadsafe(self._run(conversation, target), self._running_loop())
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
-        return future
+        return loop.create_task(self._run(conversation, target))
+
+    def result(self, pending: asyncio.Future[ConversationResult]) -> ConversationResult:
+        """Run the loop until ``pending`` is done and return its result (or raise its error)."""
+        if not pending.done():
+            self._event_loop().run_until_complete(pending)
+        return pending.result()
 
     def run(self, conversation: Conversation) -> ConversationResult:
         """Run one conversation to completion."""
-        return self.submit(conversation).result()
+        return self.result(self.submit(conversation))
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
-            loop = self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=loop.run_forever, name="convtest-loop", daemon=True)
-            self._thread.start()
+            if asyncio_running():
+                raise ConvtestError(
+                    "convtest runs conversations on its own event loop and cannot be called from "
+                    "a running one (an async function, a notebook cell): call it in a thread, "
+                    "e.g. await asyncio.to_thread(run_suite, path)"
+                )
+            self._loop = asyncio.new_event_loop()
         return self._loop
 
     async def _run(self, conversation: Conversation, target: Target) -> ConversationResult:
@@ -131,17 +145,17 @@ class RunSession:
         )
 
     def close(self) -> None:
-        """Cancel what is still in flight, close clients, stop the loop and the reference agent;
-        safe to call twice."""
-        for future in list(self._pending):
-            future.cancel()
-        if self._loop is not None and self._thread is not None:
-            pools = list(self._pools.values())
-            asyncio.run_coroutine_threadsafe(_shutdown(pools), self._loop).result(timeout=30)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-        self._loop = self._thread = self._slots = None
+        """Cancel what is still in flight, close clients, the loop and the reference agent;
+        safe to call twice, and after an interrupt (Ctrl-C) stopped the loop midway."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            try:
+                pools = list(self._pools.values())
+                loop.run_until_complete(_shutdown(pools))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+        self._slots = None
         self._pools.clear()
         if self._server is not None:
             self._server.stop()
@@ -210,9 +224,10 @@ async def _shutdown(pools: list[AdapterPool]) -> None:
     tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for pool in pools:
-        await pool.aclose()
+    async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for pool in pools:
+            await pool.aclose()
 
 
 @dataclass(slots=True)
@@ -248,7 +263,7 @@ def run_suite(
     suite = load_suite(path, display_path=_display(path, root))
     with RunSession(config, target=target, concurrency=concurrency) as session:
         futures = [session.submit(conversation) for conversation in suite.conversations]
-        results = [future.result() for future in futures]
+        results = [session.result(future) for future in futures]
     for result in results:
         result.golden = check_golden(result, path, update=update_goldens)
     return SuiteResult(suite=suite, results=results, invalid=suite.invalid)
@@ -259,3 +274,11 @@ def _display(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
+
+
+def asyncio_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -1,11 +1,12 @@
 """Conversations in flight at once, over real HTTP: the bounds hold, turns stay in order, and
-closing the session cancels what is still running."""
+Ctrl-C and closing the session cancel what is still running."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from convtest.config import load_config
+from convtest.exceptions import ConvtestError
 from convtest.session import RunSession
 from convtest.suite import load_suite_text
 
@@ -123,7 +125,7 @@ def run_all(config: object, concurrency: int, conversations: int = 8, turns: int
     suite = load_suite_text(suite_of(conversations, turns), "suite.yaml")
     with RunSession(config, concurrency=concurrency) as session:  # type: ignore[arg-type]
         futures = [session.submit(c) for c in suite.conversations]
-        return [future.result().passed for future in futures]
+        return [session.result(future).passed for future in futures]
 
 
 def test_concurrency_bounds_conversations_in_flight_and_keeps_turns_in_order(config_for) -> None:  # type: ignore[no-untyped-def]
@@ -161,14 +163,34 @@ def test_requests_per_second_spaces_request_starts(config_for) -> None:  # type:
     assert arrivals[-1] - arrivals[0] >= 6 * 0.04, gaps
 
 
-def test_closing_the_session_cancels_conversations_still_in_flight(config_for) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_stops_the_wait_and_closing_cancels_what_is_in_flight(config_for) -> None:  # type: ignore[no-untyped-def]
     with CountingServer(delay=30.0) as server:
         suite = load_suite_text(suite_of(4, 1), "suite.yaml")
         session = RunSession(config_for(server.port), concurrency=4)  # type: ignore[arg-type]
         futures = [session.submit(c) for c in suite.conversations]
-        while server.in_flight < 4:
-            time.sleep(0.01)
+
+        def press_ctrl_c() -> None:
+            while server.in_flight < 4:
+                time.sleep(0.01)
+            # a real SIGINT, as a terminal sends: it wakes the loop out of its wait for sockets
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+        threading.Thread(target=press_ctrl_c, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            session.result(futures[0])
         started = time.monotonic()
         session.close()
         assert time.monotonic() - started < 5
         assert all(future.cancelled() for future in futures)
+        session.close()  # twice is harmless
+
+
+def test_calling_from_a_running_event_loop_is_a_clear_error(config_for) -> None:  # type: ignore[no-untyped-def]
+    suite = load_suite_text(suite_of(1, 1), "suite.yaml")
+
+    async def inside_a_loop() -> None:
+        with RunSession(config_for(1)) as session:  # type: ignore[arg-type]
+            session.run(suite.conversations[0])
+
+    with pytest.raises(ConvtestError, match=r"asyncio\.to_thread"):
+        asyncio.run(inside_a_loop())
