@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import secrets
-import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +19,7 @@ import httpx
 
 from convtest.adapters import Adapter, create_adapter
 from convtest.adapters.limits import RateLimiter, RetryingAdapter
+from convtest.adapters.transport import new_client
 from convtest.config import Config, load_config
 from convtest.exceptions import ConvtestError
 from convtest.golden import check_golden
@@ -195,11 +194,10 @@ class AdapterPool:
         self._free.release()
 
     def _new_adapter(self) -> Adapter:
-        client = httpx.AsyncClient(
+        client = new_client(
+            verify=self.target.base_url.startswith("https://"),
             # the reference agent is on loopback: a proxy from the environment must not catch it
             trust_env=self.target.name != REFERENCE_TARGET,
-            verify=_tls_context() if self.target.base_url.startswith("https://") else False,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
         self._clients.append(client)
         inner = create_adapter(self.target, client)
@@ -210,13 +208,6 @@ class AdapterPool:
             await client.aclose()
         self._clients.clear()
         self._idle.clear()
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One certificate store for every client: building one costs ~50 ms. Plain-HTTP clients
-    (``verify=False`` above) have no certificate to verify and skip it altogether."""
-    return httpx.create_ssl_context()
 
 
 async def _shutdown(pools: list[AdapterPool]) -> None:

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
 from convtest.adapters import create_adapter
+from convtest.adapters.transport import new_client
 from convtest.exceptions import ConnectError, HTTPStatusError, ProtocolError, StreamCutError, TimeoutError
 from convtest.report.text import format_failure
 from convtest.runner import ConversationResult, run_conversation
@@ -330,7 +330,7 @@ def run_case(case: Case, server: ReferenceServer, unaccepting: int) -> tuple[Con
     )
 
     async def run() -> ConversationResult:
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with new_client(verify=False, trust_env=False) as client:
             return await run_conversation(suite.conversations[0], create_adapter(target, client))
 
     start = time.monotonic()

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from convtest.adapters import RobofyAdapter, TurnRequest, create_adapter
+from convtest.adapters.transport import new_client
 from convtest.exceptions import (
     ConfigError,
     ConnectError,
@@ -56,6 +57,8 @@ class Reply:
     chunked: bool = True
     #: False: read the request and never answer
     answer: bool = True
+    #: after a finished reply, close the kept-alive connection this many seconds later
+    close_after: float | None = None
 
 
 @dataclass
@@ -134,6 +137,9 @@ class RawServer:
         if reply.chunked:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
+        if reply.close_after is not None:
+            await self._pause(reply.close_after)
+            return False
         return True
 
     async def _pause(self, seconds: float | None) -> bool:
@@ -215,7 +221,7 @@ async def server() -> AsyncIterator[RawServer]:
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     # plain HTTP on 127.0.0.1: verify=False skips loading CA certificates (~45 ms a client)
-    async with httpx.AsyncClient(trust_env=False, verify=False) as shared:
+    async with new_client(verify=False, trust_env=False) as shared:
         yield shared
 
 
@@ -468,6 +474,18 @@ async def test_refused_connection_is_a_connect_error(client: httpx.AsyncClient) 
     assert info.value.retryable and info.value.transcript is not None
 
 
+async def test_a_kept_alive_connection_the_server_closed_meanwhile_is_replaced(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    server.script(Reply(parts=[FULL], close_after=0.0))
+    adapter = RobofyAdapter(make_target(server.port), client)
+    await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
+    await asyncio.sleep(0.1)  # the server has closed the idle connection by now
+    transcript = await adapter.send_turn(TurnRequest(query="Again", session_id="sess-42"))
+    assert transcript.text == "Hello 😀 grüße"
+    assert (len(server.requests), server.connections) == (2, 2)
+
+
 async def test_connect_timeout_is_a_timeout_of_kind_connect() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out", request=request)
@@ -510,7 +528,7 @@ async def test_a_self_signed_certificate_is_a_tls_connect_error(self_signed: ssl
     raw = RawServer()
     await raw.start(tls=self_signed)
     try:
-        async with httpx.AsyncClient(trust_env=False) as verifying:
+        async with new_client(verify=True, trust_env=False) as verifying:
             adapter = RobofyAdapter(
                 make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), verifying
             )
