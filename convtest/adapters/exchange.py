@@ -1,6 +1,6 @@
 """One HTTP request and response of a turn: its named deadlines, and every fault as a verdict.
 
-Timeouts are deadlines on one anyio cancel scope that moves as the turn goes on: until the
+Timeouts are deadlines on one asyncio timeout that moves as the turn goes on: until the
 request is on the wire, connect + first_byte (httpx's own connect timeout fires first on a slow
 connect); from sending the request, first_byte; once the body flows, idle, pushed forward by every
 chunk. Two absolute deadlines cap whichever is in force: first_token (from sending, until the
@@ -14,6 +14,8 @@ stream, a JSON answer) into the transcript.
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import dataclasses
 import datetime
 import email.utils
@@ -27,7 +29,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import anyio
 import httpx
 
 from convtest.adapters.base import TurnRequest
@@ -99,11 +100,14 @@ class Exchange:
         self._transcript = self._new_transcript(request.query)
         #: the transcript's own timings object, read without rebuilding the transcript
         self.timings = self.transcript.timings
-        self.start = anyio.current_time()
+        self.clock = asyncio.get_running_loop().time
+        self.start = self.clock()
         self.total_deadline = self.start + self.timeouts.total
         first_token = self.timeouts.first_token
         self.first_token_deadline = math.inf if first_token is None else self.start + first_token
-        self.scope = anyio.CancelScope()
+        #: the moving deadline, and the timeout that enforces it once :meth:`run` has entered it
+        self.deadline = math.inf
+        self.scope: asyncio.Timeout | None = None
         self.deadline_kind = "first_byte"
         self.headers_received = False
         #: a byte of the body arrived: from then on a fault is not retryable
@@ -143,10 +147,15 @@ class Exchange:
     async def run(self) -> TurnTranscript:
         try:
             async with AsyncExitStack() as stack:
-                with self.scope:
-                    await self._exchange(stack)
-                if self.scope.cancelled_caught and not self.finished:
-                    raise self._timeout_error()
+                scope = self.scope = asyncio.timeout_at(self.deadline)
+                try:
+                    async with scope:
+                        await self._exchange(stack)
+                except builtins.TimeoutError:
+                    if not scope.expired():
+                        raise
+                    if not self.finished:
+                        raise self._timeout_error() from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc
         return self.transcript
@@ -193,17 +202,19 @@ class Exchange:
         self._set_deadline("idle", self.timeouts.idle)
 
     def _set_deadline(self, kind: str, seconds: float, *, first_token: bool = True) -> None:
-        deadline = anyio.current_time() + seconds
+        deadline = self.clock() + seconds
         waiting = first_token and self.timings.first_token_ms is None
         if waiting and self.first_token_deadline <= deadline:
             deadline, kind = self.first_token_deadline, "first_token"
         if self.total_deadline <= deadline:
             deadline, kind = self.total_deadline, "total"
         self.deadline_kind = kind
-        self.scope.deadline = deadline
+        self.deadline = deadline
+        if self.scope is not None:
+            self.scope.reschedule(deadline)
 
     def elapsed_ms(self) -> float:
-        return (anyio.current_time() - self.start) * 1000.0
+        return (self.clock() - self.start) * 1000.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -213,14 +224,14 @@ class Exchange:
     async def read_start(self, response: httpx.Response, limit: int) -> str:
         """Up to ``limit`` bytes of a body that is not an answer, for an error message."""
         buffer = bytearray()
-        with anyio.move_on_after(self.timeouts.idle):
-            try:
+        try:
+            async with asyncio.timeout(self.timeouts.idle):
                 async for chunk in response.aiter_bytes():
                     buffer += chunk
                     if len(buffer) >= limit:
                         break
-            except httpx.HTTPError:
-                pass  # the status or content type is the error; a partial body still helps
+        except (httpx.HTTPError, builtins.TimeoutError):
+            pass  # the status or content type is the error; a partial body still helps
         return redact(buffer[:limit].decode("utf-8", "replace"), self.secrets)
 
     # --- faults -----------------------------------------------------------------------------
@@ -341,12 +352,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 async def drain(chunks: AsyncIterator[bytes]) -> None:
     """Briefly read past the end of an answer: a body read to its end frees the connection."""
-    with anyio.move_on_after(DRAIN_GRACE):
-        try:
+    try:
+        async with asyncio.timeout(DRAIN_GRACE):
             async for _ in chunks:
                 pass
-        except httpx.HTTPError:
-            pass  # the turn is complete; a connection that fails now is not its fault
+    except (httpx.HTTPError, builtins.TimeoutError):
+        pass  # the turn is complete; a connection that fails now (or lingers) is not its fault
 
 
 def connect_reason(exc: BaseException) -> str:
