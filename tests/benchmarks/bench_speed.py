@@ -154,34 +154,63 @@ def write_suite(folder: Path, url: str, conversations: int) -> None:
     (folder / "bench.yaml").write_text("\n".join(lines) + "\n")
 
 
-def speed(conversations: int, concurrency: int) -> list[str]:
+def median_run(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
+
+
+def spread(runs: list[Run]) -> str:
+    """`` (fastest-slowest)`` of several runs; nothing for one."""
+    times = sorted(run.seconds for run in runs)
+    return f" ({times[0]:.2f}-{times[-1]:.2f})" if len(times) > 1 else ""
+
+
+def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
+    """The runners take turns, ``repeats`` rounds, so a slow moment of the machine hits them
+    alike; each figure is the median of its rounds."""
     turns = conversations * len(TURNS)
+    runs: dict[str, list[Run]] = {
+        "plain httpx loop": [],
+        "convtest sequential": [],
+        f"convtest concurrency={concurrency}": [],
+    }
     with tempfile.TemporaryDirectory() as tmp, reference_agent() as url:
         folder = Path(tmp)
         write_suite(folder, url, conversations)
         (folder / "plain_loop.py").write_text(PLAIN_LOOP)
-        plain = timed([sys.executable, "plain_loop.py", url, TOKEN, str(conversations)], folder)
-        sequential = timed(PYTEST, folder)
-        parallel = timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder)
+        commands = [
+            [sys.executable, "plain_loop.py", url, TOKEN, str(conversations)],
+            PYTEST,
+            [*PYTEST, "--convtest-concurrency", str(concurrency)],
+        ]
+        for _ in range(repeats):
+            for name, command in zip(runs, commands, strict=True):
+                runs[name].append(timed(command, folder))
+    plain = median_run(runs["plain httpx loop"]).seconds
     rows = [
-        f"1. zero latency, C={conversations} x T={len(TURNS)} ({turns} turns), whole processes:",
-        f"   plain httpx loop          {plain.seconds:6.2f} s  {turns / plain.seconds:7.0f} turns/s  x1.00",
+        f"1. zero latency, C={conversations} x T={len(TURNS)} ({turns} turns), whole processes, "
+        f"median of {repeats} (range):"
     ]
-    for name, run in (("convtest sequential", sequential), (f"convtest concurrency={concurrency}", parallel)):
-        ratio = run.seconds / plain.seconds
-        rows.append(f"   {name:<25} {run.seconds:6.2f} s  {turns / run.seconds:7.0f} turns/s  x{ratio:.2f}")
+    for name, measured in runs.items():
+        run = median_run(measured)
+        rows.append(
+            f"   {name:<25} {run.seconds:6.2f} s{spread(measured):12}  {turns / run.seconds:5.0f} turns/s"
+            f"  x{run.seconds / plain:.2f}"
+        )
     return rows
 
 
-def latency_bound(conversations: int, concurrency: int, latency_ms: float) -> list[str]:
+def latency_bound(conversations: int, concurrency: int, latency_ms: float, repeats: int) -> list[str]:
     ideal = math.ceil(conversations / concurrency) * len(TURNS) * latency_ms / 1000
     with tempfile.TemporaryDirectory() as tmp, reference_agent(latency_ms) as url:
         folder = Path(tmp)
         write_suite(folder, url, conversations)
-        run = timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder)
+        runs = [timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder) for _ in range(repeats)]
+    run = median_run(runs)
     return [
-        f"2. {latency_ms:.0f} ms per turn, C={conversations} x T={len(TURNS)}, K={concurrency}:",
-        f"   ideal schedule {ideal:.2f} s, convtest {run.seconds:.2f} s  x{run.seconds / ideal:.2f}",
+        f"2. {latency_ms:.0f} ms per turn, C={conversations} x T={len(TURNS)}, K={concurrency}, "
+        f"median of {repeats}:",
+        f"   ideal schedule {ideal:.2f} s, convtest {run.seconds:.2f} s{spread(runs)}"
+        f"  x{run.seconds / ideal:.2f}",
     ]
 
 
@@ -202,11 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmark runs")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the timed runs (median)")
     args = parser.parse_args(argv)
     if args.quick:
-        report = [*speed(4, 2), *latency_bound(4, 2, 50), *memory([2, 4], 2)]
+        report = [*speed(4, 2, 1), *latency_bound(4, 2, 50, 1), *memory([2, 4], 2)]
     else:
-        report = [*speed(200, 16), *latency_bound(200, 16, 200), *memory([100, 500, 2000], 16)]
+        repeats = args.repeats
+        report = [
+            *speed(200, 16, repeats),
+            *latency_bound(200, 16, 200, repeats),
+            *memory([100, 500, 2000], 16),
+        ]
     print("\n".join(report))
     return 0
 
