@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, cast, get_args
 
 import jinja2.defaults
@@ -175,6 +176,10 @@ def is_suite_file(path: Path) -> bool:
 # --- the line-aware tree --------------------------------------------------------------------------
 
 
+#: the entries of every node that is not a mapping
+_NO_ENTRIES: Mapping[str, _Entry] = MappingProxyType({})
+
+
 @dataclass(eq=False, slots=True)
 class _Node:
     """One YAML value and the 1-based line it starts on.
@@ -188,10 +193,11 @@ class _Node:
     line: int
     value: Any = None
     text: str = ""
-    items: list[_Node] = field(default_factory=list)
-    entries: dict[str, _Entry] = field(default_factory=dict)
+    #: read-only once built; a scalar shares the empty defaults (a big suite has many scalars)
+    items: Sequence[_Node] = ()
+    entries: Mapping[str, _Entry] = field(default_factory=lambda: _NO_ENTRIES)
     #: (message, line) found while building; reported by whoever reads this mapping
-    problems: list[tuple[str, int]] = field(default_factory=list)
+    problems: Sequence[tuple[str, int]] = ()
     #: appended to a type error: the likely cause when the value is not what it looks like
     hint: str = ""
 
@@ -205,25 +211,41 @@ class _Entry:
     value: _Node
 
 
-class _TreeBuilder:
-    """Turns the composed YAML graph into :class:`_Node` s.
+#: the attribute of a YAML node that holds its conversion (aliases share the node)
+_BUILT = "_convtest_built"
 
-    An alias resolves to the very node of its anchor, so each node is converted once and shared;
-    a recursive alias is refused, since checks like ``not:`` would recurse forever.
+
+def _handed_over(node: yaml.CollectionNode) -> Iterator[Any]:
+    """A collection's children in order, each dropped by the node as it is handed out."""
+    children = node.value
+    node.value = []
+    children.reverse()
+    while children:
+        yield children.pop()
+
+
+class _TreeBuilder:
+    """Turns the composed YAML graph into :class:`_Node` s, letting go of the YAML as it goes.
+
+    An alias resolves to the very node of its anchor, so each node is converted once and shared
+    (the result is kept on the YAML node itself); a recursive alias is refused, since checks like
+    ``not:`` would recurse forever. Each collection hands over its children one by one, so the
+    YAML of a converted conversation is freed before the next is converted: YAML nodes cost more
+    than the converted ones, and a 2,000-conversation file would otherwise hold both in full.
     """
 
     def __init__(self, file: str, text: str) -> None:
         self._file = file
         self._text = text
-        self._done: dict[int, _Node] = {}
         self._active: set[int] = set()
         self._constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node) -> _Node:
-        key = id(node)
-        if key in self._done:
-            return self._done[key]
+        done: _Node | None = getattr(node, _BUILT, None)
+        if done is not None:
+            return done
         line = node.start_mark.line + 1
+        key = id(node)
         if key in self._active:
             raise SuiteError("recursive alias: an anchor cannot contain itself", Location(self._file, line))
         self._active.add(key)
@@ -231,7 +253,7 @@ class _TreeBuilder:
             result = self._convert(node, line)
         finally:
             self._active.discard(key)
-        self._done[key] = result
+        setattr(node, _BUILT, result)
         return result
 
     def _convert(self, node: yaml.Node, line: int) -> _Node:
@@ -240,7 +262,7 @@ class _TreeBuilder:
         if node.tag not in _COLLECTION_TAGS:
             raise self._unsupported(node.tag, line)
         if isinstance(node, yaml.SequenceNode):
-            return _Node("list", line, items=[self.build(item) for item in node.value])
+            return _Node("list", line, items=[self.build(item) for item in _handed_over(node)])
         return self._mapping(cast(yaml.MappingNode, node), line)
 
     def _scalar(self, node: yaml.ScalarNode, line: int) -> _Node:
@@ -256,33 +278,34 @@ class _TreeBuilder:
         return _Node(kind, line, value=value, text=node.value)
 
     def _mapping(self, node: yaml.MappingNode, line: int) -> _Node:
-        result = _Node("mapping", line, hint=self._hint(node))
+        hint = self._hint(node)
+        entries: dict[str, _Entry] = {}
+        problems: list[tuple[str, int]] = []
         merged: list[_Entry] = []
-        for key_node, value_node in node.value:
+        for key_node, value_node in _handed_over(node):
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE_TAG:
                 merged.extend(self._merge_sources(value_node, key_line))
             elif not isinstance(key_node, yaml.ScalarNode):
                 kind = "mapping" if isinstance(key_node, yaml.MappingNode) else "list"
                 message = f"a mapping key must be a string, got a {kind}"
-                result.problems.append((_with_hint(message, result.hint), key_line))
-            elif (first := result.entries.get(key_node.value)) is not None:
+                problems.append((_with_hint(message, hint), key_line))
+            elif (first := entries.get(key_node.value)) is not None:
                 message = f"duplicate key `{key_node.value}` (first at line {first.line})"
-                result.problems.append((message, key_line))
+                problems.append((message, key_line))
             else:
-                result.entries[key_node.value] = _Entry(key_node.value, key_line, self.build(value_node))
+                entries[key_node.value] = _Entry(key_node.value, key_line, self.build(value_node))
         for entry in merged:  # keys written in the mapping win over merged ones, earlier merges win
-            result.entries.setdefault(entry.key, entry)
-        return result
+            entries.setdefault(entry.key, entry)
+        return _Node("mapping", line, entries=entries, problems=problems or (), hint=hint)
 
     def _merge_sources(self, node: yaml.Node, line: int) -> Iterator[_Entry]:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        for source in sources:
-            built = self.build(source)
-            if built.kind != "mapping":
-                message = f"`<<` merges mappings (`<<: *anchor`), got {_got(built)}"
+        built = self.build(node)
+        for source in built.items if built.kind == "list" else [built]:
+            if source.kind != "mapping":
+                message = f"`<<` merges mappings (`<<: *anchor`), got {_got(source)}"
                 raise SuiteError(message, Location(self._file, line))
-            yield from built.entries.values()
+            yield from source.entries.values()
 
     def _hint(self, node: yaml.MappingNode) -> str:
         start = node.start_mark.index
@@ -441,7 +464,7 @@ class _Context:
 
     def sequence(
         self, node: _Node, what: str, *, expected: str = "a list", empty_ok: bool = False
-    ) -> list[_Node] | None:
+    ) -> Sequence[_Node] | None:
         if node.kind != "list":
             self.type_error(node, what, expected)
             return None
@@ -604,7 +627,7 @@ def _optional_string(ctx: _Context, entry: _Entry | None, what: str) -> str | No
     return None if entry is None else ctx.string(entry.value, what, empty_ok=False)
 
 
-def _conversation_items(ctx: _Context, entry: _Entry | None) -> list[_Node]:
+def _conversation_items(ctx: _Context, entry: _Entry | None) -> Sequence[_Node]:
     if entry is None:
         return []
     return ctx.sequence(entry.value, "`conversations`") or []

@@ -1296,6 +1296,36 @@ def test_anchors_and_merge_keys_work_and_explicit_keys_win() -> None:
     )
 
 
+def test_an_anchored_list_of_mappings_merges_also_after_it_was_used_elsewhere() -> None:
+    """The loader frees YAML as it converts it: a reused anchor must still have its content."""
+    suite = load(
+        """\
+        x-checks: &checks
+          - {contains: please}
+          - {not_contains: rude}
+        x-again: *checks
+        conversations:
+          - name: c
+            turns:
+              - user: hi
+                expect:
+                  text: {<<: *checks}
+              - user: bye
+                expect:
+                  text: {<<: *checks, contains: thanks}
+        """
+    )
+    first, second = suite.conversations[0].turns
+    assert [(check.op, check.values) for check in first.expect.text] == [
+        ("contains", ("please",)),
+        ("not_contains", ("rude",)),
+    ]
+    assert [(check.op, check.values) for check in second.expect.text] == [
+        ("contains", ("thanks",)),
+        ("not_contains", ("rude",)),
+    ]
+
+
 def test_merge_of_a_non_mapping_is_an_error() -> None:
     error = raised("x-a: &a text\nconversations:\n  - {<<: *a}\n")
     assert (error.location, error.message) == (
