@@ -19,6 +19,7 @@ import builtins
 import dataclasses
 import datetime
 import email.utils
+import functools
 import json
 import math
 import socket
@@ -94,6 +95,8 @@ class Exchange:
         self.target = target
         self.client = client
         self.url = url
+        #: parsed once per URL, not by httpx on every request
+        self.request_url = _parsed(url)
         self.body = body
         self.bearer = bearer
         self.timeouts = turn_timeouts(target, request)
@@ -164,11 +167,10 @@ class Exchange:
         response = await stack.enter_async_context(
             self.client.stream(
                 "POST",
-                self.url,
+                self.request_url,
                 json=self.body,
                 headers=self._headers(),
-                # connect only: the other limits are our named deadlines
-                timeout=httpx.Timeout(self.timeouts.connect, read=None, write=None, pool=None),
+                timeout=_connect_only(self.timeouts.connect),
                 extensions={"trace": self._trace},
             )
         )
@@ -301,7 +303,20 @@ class Exchange:
 
 def turn_timeouts(target: Target, request: TurnRequest) -> Timeouts:
     """The target's timeouts with this turn's overrides."""
+    if not request.timeouts:
+        return target.timeouts
     return dataclasses.replace(target.timeouts, **request.timeouts)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _connect_only(connect: float) -> httpx.Timeout:
+    """httpx's limits for a request: connect only, the other limits are our named deadlines."""
+    return httpx.Timeout(connect, read=None, write=None, pool=None)
 
 
 def token_rejection(target: Target) -> str:
