@@ -22,6 +22,7 @@ from typing import Any, Final, cast, get_args
 import jinja2.defaults
 import yaml
 import yaml.constructor
+from yaml.composer import ComposerError
 
 from convtest.exceptions import Location, SuiteError
 from convtest.models import (
@@ -211,105 +212,150 @@ class _Entry:
     value: _Node
 
 
-#: the attribute of a YAML node that holds its conversion (aliases share the node)
-_BUILT = "_convtest_built"
-
-
-def _handed_over(node: yaml.CollectionNode) -> Iterator[Any]:
-    """A collection's children in order, each dropped by the node as it is handed out."""
-    children = node.value
-    node.value = []
-    children.reverse()
-    while children:
-        yield children.pop()
-
-
 class _TreeBuilder:
-    """Turns the composed YAML graph into :class:`_Node` s, letting go of the YAML as it goes.
+    """Builds :class:`_Node` s straight from the YAML parser's events.
 
-    An alias resolves to the very node of its anchor, so each node is converted once and shared
-    (the result is kept on the YAML node itself); a recursive alias is refused, since checks like
-    ``not:`` would recurse forever. Each collection hands over its children one by one, so the
-    YAML of a converted conversation is freed before the next is converted: YAML nodes cost more
-    than the converted ones, and a 2,000-conversation file would otherwise hold both in full.
+    No YAML node graph is composed first: for a big suite that graph cost more memory than the
+    converted tree (12 KB a conversation), all of it alive at once. Anchors, aliases and merge
+    keys are resolved here; an alias is the very :class:`_Node` of its anchor, and an alias to
+    an anchor still being built is refused, since checks like ``not:`` would recurse forever.
+    Composer errors (undefined alias, duplicate anchor, a second document) are PyYAML's own.
     """
 
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, loader: _Loader, file: str, text: str) -> None:
+        self._loader = loader
         self._file = file
         self._text = text
-        self._active: set[int] = set()
+        #: an anchor's conversion; None while the anchored node is still being built
+        self._anchors: dict[str, _Node | None] = {}
+        self._anchor_marks: dict[str, Any] = {}  # yaml.Mark (the stubs type marks as optional)
         self._constructor = yaml.constructor.SafeConstructor()
 
-    def build(self, node: yaml.Node) -> _Node:
-        done: _Node | None = getattr(node, _BUILT, None)
-        if done is not None:
-            return done
-        line = node.start_mark.line + 1
-        key = id(node)
-        if key in self._active:
-            raise SuiteError("recursive alias: an anchor cannot contain itself", Location(self._file, line))
-        self._active.add(key)
-        try:
-            result = self._convert(node, line)
-        finally:
-            self._active.discard(key)
-        setattr(node, _BUILT, result)
+    def document(self) -> _Node | None:
+        """The single document of the stream; None for an empty one."""
+        loader = self._loader
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        root_mark = cast(Any, loader.peek_event()).start_mark
+        root = self.node()
+        loader.get_event()  # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            another = cast(Any, loader.get_event()).start_mark
+            raise ComposerError(
+                "expected a single document in the stream", root_mark, "but found another document", another
+            )
+        return root
+
+    def node(self) -> _Node:
+        event: Any = self._loader.get_event()
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event)
+        line = event.start_mark.line + 1
+        anchor = event.anchor
+        if anchor is not None:
+            if anchor in self._anchors:
+                first = self._anchor_marks[anchor]
+                raise ComposerError(
+                    "found duplicate anchor; first occurrence", first, "second occurrence", event.start_mark
+                )
+            self._anchors[anchor] = None
+            self._anchor_marks[anchor] = event.start_mark
+        if isinstance(event, yaml.ScalarEvent):
+            result = self._scalar(event, line)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            result = self._sequence(event, line)
+        else:
+            result = self._mapping(event, line)
+        if anchor is not None:
+            self._anchors[anchor] = result
         return result
 
-    def _convert(self, node: yaml.Node, line: int) -> _Node:
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, line)
-        if node.tag not in _COLLECTION_TAGS:
-            raise self._unsupported(node.tag, line)
-        if isinstance(node, yaml.SequenceNode):
-            return _Node("list", line, items=[self.build(item) for item in _handed_over(node)])
-        return self._mapping(cast(yaml.MappingNode, node), line)
+    def _alias(self, event: Any) -> _Node:
+        anchor = event.anchor
+        if anchor not in self._anchors:
+            raise ComposerError(None, None, "found undefined alias", event.start_mark)
+        built = self._anchors[anchor]
+        if built is None:
+            line = self._anchor_marks[anchor].line + 1
+            raise SuiteError("recursive alias: an anchor cannot contain itself", Location(self._file, line))
+        return built
 
-    def _scalar(self, node: yaml.ScalarNode, line: int) -> _Node:
-        kind = _SCALAR_KINDS.get(node.tag)
+    def _tag(self, event: Any, kind: type[yaml.Node]) -> str:
+        tag: str | None = getattr(event, "tag", None)
+        if tag is None or tag == "!":
+            value = event.value if isinstance(event, yaml.ScalarEvent) else None
+            tag = self._loader.resolve(kind, value, event.implicit)  # type: ignore[no-untyped-call]
+        return tag
+
+    def _scalar(self, event: Any, line: int) -> _Node:
+        tag = self._tag(event, yaml.ScalarNode)
+        kind = _SCALAR_KINDS.get(tag)
         if kind is None:
-            raise self._unsupported(node.tag, line)
+            raise self._unsupported(tag, line)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         try:
-            value = self._constructor.yaml_constructors[node.tag](self._constructor, node)
+            value = self._constructor.yaml_constructors[tag](self._constructor, node)
         except (ValueError, yaml.YAMLError) as exc:
             raise SuiteError(
-                f"cannot read {node.value!r} as a {kind}: {exc}", Location(self._file, line)
+                f"cannot read {event.value!r} as a {kind}: {exc}", Location(self._file, line)
             ) from None
-        return _Node(kind, line, value=value, text=node.value)
+        return _Node(kind, line, value=value, text=event.value)
 
-    def _mapping(self, node: yaml.MappingNode, line: int) -> _Node:
-        hint = self._hint(node)
+    def _sequence(self, event: Any, line: int) -> _Node:
+        tag = self._tag(event, yaml.SequenceNode)
+        if tag not in _COLLECTION_TAGS:
+            raise self._unsupported(tag, line)
+        loader = self._loader
+        items: list[_Node] = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            items.append(self.node())
+        loader.get_event()
+        return _Node("list", line, items=items)
+
+    def _mapping(self, event: Any, line: int) -> _Node:
+        tag = self._tag(event, yaml.MappingNode)
+        if tag not in _COLLECTION_TAGS:
+            raise self._unsupported(tag, line)
+        hint = self._hint(event)
+        loader = self._loader
         entries: dict[str, _Entry] = {}
         problems: list[tuple[str, int]] = []
         merged: list[_Entry] = []
-        for key_node, value_node in _handed_over(node):
-            key_line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE_TAG:
-                merged.extend(self._merge_sources(value_node, key_line))
-            elif not isinstance(key_node, yaml.ScalarNode):
-                kind = "mapping" if isinstance(key_node, yaml.MappingNode) else "list"
-                message = f"a mapping key must be a string, got a {kind}"
+        while not loader.check_event(yaml.MappingEndEvent):
+            key_event: Any = loader.peek_event()
+            key_line = key_event.start_mark.line + 1
+            if (
+                isinstance(key_event, yaml.ScalarEvent)
+                and self._tag(key_event, yaml.ScalarNode) == _MERGE_TAG
+            ):
+                loader.get_event()
+                merged.extend(self._merge_sources(self.node(), key_line))
+                continue
+            key, value = self.node(), self.node()
+            if key.kind in ("mapping", "list"):
+                message = f"a mapping key must be a string, got a {key.kind}"
                 problems.append((_with_hint(message, hint), key_line))
-            elif (first := entries.get(key_node.value)) is not None:
-                message = f"duplicate key `{key_node.value}` (first at line {first.line})"
+            elif (first := entries.get(key.text)) is not None:
+                message = f"duplicate key `{key.text}` (first at line {first.line})"
                 problems.append((message, key_line))
             else:
-                entries[key_node.value] = _Entry(key_node.value, key_line, self.build(value_node))
+                entries[key.text] = _Entry(key.text, key_line, value)
+        loader.get_event()
         for entry in merged:  # keys written in the mapping win over merged ones, earlier merges win
             entries.setdefault(entry.key, entry)
         return _Node("mapping", line, entries=entries, problems=problems or (), hint=hint)
 
-    def _merge_sources(self, node: yaml.Node, line: int) -> Iterator[_Entry]:
-        built = self.build(node)
+    def _merge_sources(self, built: _Node, line: int) -> Iterator[_Entry]:
         for source in built.items if built.kind == "list" else [built]:
             if source.kind != "mapping":
                 message = f"`<<` merges mappings (`<<: *anchor`), got {_got(source)}"
                 raise SuiteError(message, Location(self._file, line))
             yield from source.entries.values()
 
-    def _hint(self, node: yaml.MappingNode) -> str:
-        start = node.start_mark.index
-        if node.flow_style and self._text.startswith("{{", start):
+    def _hint(self, event: Any) -> str:
+        if event.flow_style and self._text.startswith("{{", event.start_mark.index):
             return 'a value starting with `{{` must be quoted: "{{ name }}"'
         return ""
 
@@ -332,9 +378,10 @@ def _read(path: Path, shown: str) -> str:
 
 
 def _compose(text: str, file: str) -> _Node | None:
-    """Parse once with the C loader when available; syntax errors keep YAML's line and problem."""
+    """Parse once with the C parser when available; syntax errors keep YAML's line and problem."""
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        return _TreeBuilder(loader, file, text).document()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:
@@ -344,7 +391,8 @@ def _compose(text: str, file: str) -> _Node | None:
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
         raise SuiteError(f"invalid YAML: {exc}", Location(file, 1)) from None
-    return None if node is None else _TreeBuilder(file, text).build(node)
+    finally:
+        loader.dispose()
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SuiteError:

@@ -1260,6 +1260,30 @@ def test_custom_tags_are_refused() -> None:
     assert (error.location, error.message) == (at(2), "unsupported YAML tag `!include`")
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("conversations:\n  - *nope\n", 2, "invalid YAML: found undefined alias at column 5"),
+        (
+            "x-a: &x 1\nx-b: &x 2\nconversations: []\n",
+            2,
+            "invalid YAML: second occurrence at column 6 "
+            "(found duplicate anchor; first occurrence at line 1)",
+        ),
+        (
+            "---\nconversations: []\n---\nmore: 1\n",
+            3,
+            "invalid YAML: found another document at column 1 "
+            "(expected a single document in the stream at line 2)",
+        ),
+    ],
+    ids=["undefined alias", "duplicate anchor", "second document"],
+)
+def test_anchor_and_document_errors_name_their_line(text: str, line: int, message: str) -> None:
+    error = raised(text)
+    assert (error.location, error.message) == (at(line), message)
+
+
 def test_recursive_alias_is_refused() -> None:
     error = raised("x-loop: &loop {not: *loop}\nconversations: []\n")
     assert error.location == at(1)
