@@ -8,9 +8,10 @@ alone. Every runner is timed as a whole process, start-up included, as in ../sha
 
 1. zero added latency, C conversations x T turns: a plain httpx loop (one client, iter_lines,
    json.loads, join the deltas) versus ``pytest`` running the same conversations as a suite,
-   sequentially and with concurrency;
+   sequentially and with concurrency; the same loop on ``httpx.AsyncClient`` shows what async
+   HTTP alone costs;
 2. 200 ms per turn of added latency, concurrency K: convtest's wall time against the ideal
-   schedule ceil(C / K) x T x latency;
+   schedule ceil(C / K) x T x latency, beside a bare asyncio loop with K workers;
 3. peak RSS of a pytest run as the number of conversations grows.
 """
 
@@ -58,6 +59,48 @@ PLAIN_LOOP = textwrap.dedent(
                         elif event["type"] == "data-session":
                             session = event["data"]
                 assert "".join(text)
+    """
+).format(turns=TURNS)
+
+PLAIN_ASYNC_LOOP = textwrap.dedent(
+    """
+    import asyncio, json, sys, httpx
+    url, token, conversations, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    turns = {turns!r}
+    headers = {{"Authorization": "Bearer " + token}}
+
+    async def conversation(client):
+        session = None
+        for query in turns:
+            context = {{"platform": "web"}}
+            if session:
+                context["session_id"] = session
+            body = {{"query": query, "pid": "p", "chatbot_id": "c", "user_context": context}}
+            text = []
+            async with client.stream("POST", url + "/v1/ai-agent/chat/stream", json=body) as response:
+                async for line in response.aiter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    event = json.loads(line[6:])
+                    if event["type"] == "text-delta":
+                        text.append(event["delta"])
+                    elif event["type"] == "data-session":
+                        session = event["data"]
+            assert "".join(text)
+
+    async def worker(queue):
+        async with httpx.AsyncClient(headers=headers) as client:
+            while not queue.empty():
+                queue.get_nowait()
+                await conversation(client)
+
+    async def main():
+        queue = asyncio.Queue()
+        for index in range(conversations):
+            queue.put_nowait(index)
+        await asyncio.gather(*(worker(queue) for _ in range(workers)))
+
+    asyncio.run(main())
     """
 ).format(turns=TURNS)
 
@@ -170,6 +213,7 @@ def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
     turns = conversations * len(TURNS)
     runs: dict[str, list[Run]] = {
         "plain httpx loop": [],
+        "plain async loop": [],
         "convtest sequential": [],
         f"convtest concurrency={concurrency}": [],
     }
@@ -177,8 +221,10 @@ def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
         folder = Path(tmp)
         write_suite(folder, url, conversations)
         (folder / "plain_loop.py").write_text(PLAIN_LOOP)
+        (folder / "plain_async.py").write_text(PLAIN_ASYNC_LOOP)
         commands = [
             [sys.executable, "plain_loop.py", url, TOKEN, str(conversations)],
+            [sys.executable, "plain_async.py", url, TOKEN, str(conversations), "1"],
             PYTEST,
             [*PYTEST, "--convtest-concurrency", str(concurrency)],
         ]
@@ -200,18 +246,27 @@ def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
 
 
 def latency_bound(conversations: int, concurrency: int, latency_ms: float, repeats: int) -> list[str]:
+    """convtest against the ideal schedule, and beside it the design the issue suggests, bare:
+    one asyncio loop, ``concurrency`` workers each with an ``httpx.AsyncClient``."""
     ideal = math.ceil(conversations / concurrency) * len(TURNS) * latency_ms / 1000
+    plain: list[Run] = []
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp, reference_agent(latency_ms) as url:
         folder = Path(tmp)
         write_suite(folder, url, conversations)
-        runs = [timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder) for _ in range(repeats)]
-    run = median_run(runs)
-    return [
+        (folder / "plain_async.py").write_text(PLAIN_ASYNC_LOOP)
+        for _ in range(repeats):
+            command = [sys.executable, "plain_async.py", url, TOKEN, str(conversations), str(concurrency)]
+            plain.append(timed(command, folder))
+            runs.append(timed([*PYTEST, "--convtest-concurrency", str(concurrency)], folder))
+    rows = [
         f"2. {latency_ms:.0f} ms per turn, C={conversations} x T={len(TURNS)}, K={concurrency}, "
-        f"median of {repeats}:",
-        f"   ideal schedule {ideal:.2f} s, convtest {run.seconds:.2f} s{spread(runs)}"
-        f"  x{run.seconds / ideal:.2f}",
+        f"median of {repeats}; ideal schedule ceil(C/K) x T x latency = {ideal:.2f} s:"
     ]
+    for name, measured in ((f"plain async loop, {concurrency} workers", plain), ("convtest", runs)):
+        run = median_run(measured)
+        rows.append(f"   {name:<28} {run.seconds:6.2f} s{spread(measured):12}  x{run.seconds / ideal:.2f}")
+    return rows
 
 
 def memory(sizes: list[int], concurrency: int) -> list[str]:

@@ -19,5 +19,8 @@ def test_quick_benchmark_prints_every_figure() -> None:
     assert re.search(r"plain httpx loop .* x1\.00", output)
     assert re.search(r"convtest sequential .* x\d+\.\d\d", output)
     assert re.search(r"convtest concurrency=2 .* x\d+\.\d\d", output)
-    assert re.search(r"ideal schedule \d+\.\d\d s, convtest \d+\.\d\d s.*  x\d+\.\d\d", output)
+    assert re.search(r"plain async loop .* x\d+\.\d\d", output)
+    assert re.search(r"ideal schedule .* = \d+\.\d\d s", output)
+    assert re.search(r"plain async loop, 2 workers +\d+\.\d\d s .*x\d+\.\d\d", output)
+    assert re.search(r"\n   convtest +\d+\.\d\d s .*x\d+\.\d\d", output)
     assert len(re.findall(r"conversations +\d+\.\d MiB", output)) == 2
