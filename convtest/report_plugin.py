@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from convtest.report.gather import ITEM_ATTR, Gatherer, describe_item
-from convtest.report.html import RunInfo, render_report, write_report
 
 __all__ = ["ReportPlugin", "add_report_option", "register_report"]
 
@@ -83,6 +82,9 @@ class ReportPlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.controller:
             return
+        # the page's modules (views, chart, Jinja2 environment) load only when a report is asked for
+        from convtest.report.html import RunInfo, render_report, write_report
+
         run = RunInfo(
             started=self._started,
             duration_s=time.monotonic() - self._clock,
