@@ -34,75 +34,73 @@ from pathlib import Path
 TOKEN = "bench-token"
 TURNS = ("Hi, my name is Ada", "Where is my order 1234?", "What is my name?")
 
-PLAIN_LOOP = textwrap.dedent(
+#: what both plain loops share: the request body, and reading one line of the event stream
+PLAIN_COMMON = textwrap.dedent(
     """
     import json, sys, httpx
-    url, token, conversations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    url, token, conversations = sys.argv[1] + "/v1/ai-agent/chat/stream", sys.argv[2], int(sys.argv[3])
     turns = {turns!r}
     headers = {{"Authorization": "Bearer " + token}}
+
+    def body(query, session):
+        context = {{"platform": "web"}}
+        if session:
+            context["session_id"] = session
+        return {{"query": query, "pid": "p", "chatbot_id": "c", "user_context": context}}
+
+    def read(line, text, session):
+        \"\"\"One line of the stream: a text delta is kept; returns the session id so far.\"\"\"
+        if line.startswith("data: ") and line != "data: [DONE]":
+            event = json.loads(line[6:])
+            if event["type"] == "text-delta":
+                text.append(event["delta"])
+            elif event["type"] == "data-session":
+                return event["data"]
+        return session
+    """
+).format(turns=TURNS)
+
+#: one httpx.Client, one conversation at a time: the practical limit
+PLAIN_LOOP = PLAIN_COMMON + textwrap.dedent(
+    """
     with httpx.Client(headers=headers) as client:
         for _ in range(conversations):
             session = None
             for query in turns:
-                context = {{"platform": "web"}}
-                if session:
-                    context["session_id"] = session
-                body = {{"query": query, "pid": "p", "chatbot_id": "c", "user_context": context}}
                 text = []
-                with client.stream("POST", url + "/v1/ai-agent/chat/stream", json=body) as response:
+                with client.stream("POST", url, json=body(query, session)) as response:
                     for line in response.iter_lines():
-                        if not line.startswith("data: ") or line == "data: [DONE]":
-                            continue
-                        event = json.loads(line[6:])
-                        if event["type"] == "text-delta":
-                            text.append(event["delta"])
-                        elif event["type"] == "data-session":
-                            session = event["data"]
+                        session = read(line, text, session)
                 assert "".join(text)
     """
-).format(turns=TURNS)
+)
 
-PLAIN_ASYNC_LOOP = textwrap.dedent(
+#: the design the issue suggests, bare: one asyncio loop, N workers each with an AsyncClient
+PLAIN_ASYNC_LOOP = PLAIN_COMMON + textwrap.dedent(
     """
-    import asyncio, json, sys, httpx
-    url, token, conversations, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    turns = {turns!r}
-    headers = {{"Authorization": "Bearer " + token}}
-
-    async def conversation(client):
-        session = None
-        for query in turns:
-            context = {{"platform": "web"}}
-            if session:
-                context["session_id"] = session
-            body = {{"query": query, "pid": "p", "chatbot_id": "c", "user_context": context}}
-            text = []
-            async with client.stream("POST", url + "/v1/ai-agent/chat/stream", json=body) as response:
-                async for line in response.aiter_lines():
-                    if not line.startswith("data: ") or line == "data: [DONE]":
-                        continue
-                    event = json.loads(line[6:])
-                    if event["type"] == "text-delta":
-                        text.append(event["delta"])
-                    elif event["type"] == "data-session":
-                        session = event["data"]
-            assert "".join(text)
+    import asyncio
 
     async def worker(queue):
         async with httpx.AsyncClient(headers=headers) as client:
             while not queue.empty():
                 queue.get_nowait()
-                await conversation(client)
+                session = None
+                for query in turns:
+                    text = []
+                    async with client.stream("POST", url, json=body(query, session)) as response:
+                        async for line in response.aiter_lines():
+                            session = read(line, text, session)
+                    assert "".join(text)
 
-    async def main():
+    async def main(workers):
         queue = asyncio.Queue()
         for index in range(conversations):
             queue.put_nowait(index)
         await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
-    asyncio.run(main())
+    asyncio.run(main(int(sys.argv[4])))
     """
-).format(turns=TURNS)
+)
 
 #: plugins this machine happens to have that convtest does not use (hypothesis, pytest-benchmark,
 #: anyio's, which imports trio when trio is installed); blocking an absent one is harmless
