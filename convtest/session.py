@@ -19,7 +19,6 @@ import httpx
 
 from convtest.adapters import Adapter, create_adapter
 from convtest.adapters.limits import RateLimiter, RetryingAdapter
-from convtest.adapters.transport import new_client
 from convtest.config import Config, load_config
 from convtest.exceptions import ConvtestError
 from convtest.golden import check_golden
@@ -96,7 +95,7 @@ class RunSession:
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
-            if asyncio_running():
+            if _inside_running_loop():
                 raise ConvtestError(
                     "convtest runs conversations on its own event loop and cannot be called from "
                     "a running one (an async function, a notebook cell): call it in a thread, "
@@ -194,6 +193,8 @@ class AdapterPool:
         self._free.release()
 
     def _new_adapter(self) -> Adapter:
+        from convtest.adapters.transport import new_client  # httpcore only once a turn is sent
+
         client = new_client(
             verify=self.target.base_url.startswith("https://"),
             # the reference agent is on loopback: a proxy from the environment must not catch it
@@ -267,7 +268,7 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def asyncio_running() -> bool:
+def _inside_running_loop() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:

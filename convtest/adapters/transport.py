@@ -2,13 +2,13 @@
 
 httpx's async client reaches the network through httpcore's AnyIO backend, which wraps every
 read and write in a cancel scope with its own timer, asks sniffio which event loop is running,
-and polls the socket before each request to see whether the server closed it. Per turn of a
-streamed answer that was a fifth of convtest's own CPU time (measured: 0.7 ms of 3.5 ms per
-turn against the reference agent). :class:`AsyncioBackend` implements httpcore's public
-network-backend interface on asyncio streams instead: a read returns what is buffered, a write
-waits only when the socket is full, and a closed idle connection is known from the stream's
-state. Everything above it (HTTP/1.1 parsing, pooling, redirects, proxies, errors) is still
-httpx and httpcore.
+and polls the socket before each request to see whether the server closed it: a sixth of
+the client's CPU time per streamed turn (measured against the reference agent, in one process,
+interleaved: 3.25 ms with AnyIO, 2.72 ms with this backend). :class:`AsyncioBackend`
+implements httpcore's public network-backend interface on asyncio streams instead: a read
+returns what is buffered, a write waits only when the socket is full, and a closed idle
+connection is known from the stream's state. Everything above it (HTTP/1.1 parsing, pooling,
+redirects, proxies, errors) is still httpx and httpcore.
 """
 
 from __future__ import annotations
