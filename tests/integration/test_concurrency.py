@@ -22,7 +22,8 @@ from convtest.suite import load_suite_text
 
 class CountingServer:
     """Answers every turn after ``delay`` seconds with a one-line reply echoing the query, and
-    counts how many requests it holds at once. Runs its own loop in a thread."""
+    counts how many requests it holds at once. Sets a cookie naming the conversation and notes
+    the cookie each request brings. Runs its own loop in a thread."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
@@ -30,6 +31,7 @@ class CountingServer:
         self.max_in_flight = 0
         self.arrivals: list[float] = []
         self.queries: list[tuple[str | None, str]] = []
+        self.cookies: dict[str, str | None] = {}
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -62,14 +64,11 @@ class CountingServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(
-                    next(
-                        line.split(b":")[1]
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length")
-                    )
+                headers = dict(
+                    line.decode().lower().split(":", 1) for line in head.split(b"\r\n")[1:] if b":" in line
                 )
-                body = json.loads(await reader.readexactly(length))
+                body = json.loads(await reader.readexactly(int(headers["content-length"])))
+                self.cookies[str(body["query"])] = headers["cookie"].strip() if "cookie" in headers else None
                 await self._answer(body, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -93,8 +92,8 @@ class CountingServer:
         payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         data = payload.encode()
         writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s"
-            % (len(data), data)
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nset-cookie: visitor=%s\r\n"
+            b"content-length: %d\r\n\r\n%s" % (query.split()[0].encode(), len(data), data)
         )
         await writer.drain()
 
@@ -149,6 +148,17 @@ def test_sequential_by_default(config_for) -> None:  # type: ignore[no-untyped-d
     with CountingServer(delay=0.01) as server:
         assert all(run_all(config_for(server.port), concurrency=1, conversations=4))
     assert server.max_in_flight == 1
+
+
+def test_cookies_last_one_conversation_not_the_next_on_the_same_client(config_for) -> None:  # type: ignore[no-untyped-def]
+    with CountingServer(delay=0.0) as server:
+        assert all(run_all(config_for(server.port), concurrency=1, conversations=2, turns=2))
+    assert server.cookies == {
+        "c0 turn 0": None,
+        "c0 turn 1": "visitor=c0",
+        "c1 turn 0": None,  # the same client, a new conversation: no cookie from c0
+        "c1 turn 1": "visitor=c1",
+    }
 
 
 def test_requests_per_second_spaces_request_starts(config_for) -> None:  # type: ignore[no-untyped-def]
