@@ -127,13 +127,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Put the conversation's result on its report as plain data: it survives xdist, and the
-    controller's report and golden bookkeeping read it from there. Transcripts travel only when
-    the HTML report will show them; the item lets go of its result once it is on the report."""
+    """Put the conversation's result on its report as plain data when someone will read it (the
+    HTML report, the golden bookkeeping): it survives xdist, and the controller reads it from
+    there. Transcripts travel only when the HTML report will show them; the item lets go of its
+    result either way (pytest keeps every report until the run ends)."""
     report = yield
     if call.when == "call" and isinstance(item, ConversationItem) and item.result is not None:
         detailed = item.config.getoption("convtest_report", None) is not None
-        report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
+        if detailed or item.result.golden is not None:
+            report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
         item.result = None
     return report
 
