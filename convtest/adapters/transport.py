@@ -29,10 +29,14 @@ __all__ = ["AsyncioBackend", "AsyncioStream", "new_client"]
 _LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 
-def new_client(*, verify: bool, trust_env: bool) -> httpx.AsyncClient:
+def new_client(*, verify: bool | ssl.SSLContext, trust_env: bool) -> httpx.AsyncClient:
     """A client with one connection on :class:`AsyncioBackend`; ``verify`` checks TLS
-    certificates (give True for https), ``trust_env`` honours proxy variables and ``.netrc``."""
-    context = _tls_context() if verify else _unverified_context()
+    certificates against the system's store (True, for https) or a context of one's own,
+    ``trust_env`` honours proxy variables and ``.netrc``."""
+    if isinstance(verify, ssl.SSLContext):
+        context = verify
+    else:
+        context = _tls_context() if verify else _unverified_context()
     client = httpx.AsyncClient(trust_env=trust_env, verify=context, limits=_LIMITS)
     transport = getattr(client, "_transport", None)
     if isinstance(transport, httpx.AsyncHTTPTransport) and hasattr(transport, "_pool"):

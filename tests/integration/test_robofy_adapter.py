@@ -511,17 +511,44 @@ async def test_base_url_without_scheme_is_a_config_error(client: httpx.AsyncClie
 
 
 @pytest.fixture
-def self_signed(tmp_path: Path) -> ssl.SSLContext:
-    """A server TLS context with a certificate no client trusts (made by the openssl CLI)."""
+def certificate(tmp_path: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 (made by the openssl CLI); its key beside it."""
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("the openssl command is needed to make a self-signed certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    command = "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1"
+    command = (
+        "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1"
+    )
     subprocess.run([openssl, *command.split(), "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert
+
+
+@pytest.fixture
+def self_signed(certificate: Path) -> ssl.SSLContext:
+    """A server TLS context with a certificate no client trusts."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context.load_cert_chain(certificate, certificate.with_name("key.pem"))
     return context
+
+
+async def test_https_to_a_trusted_certificate_streams_the_answer(
+    certificate: Path, self_signed: ssl.SSLContext
+) -> None:
+    raw = RawServer()
+    await raw.start(tls=self_signed)
+    raw.script(Reply(parts=[FULL]))
+    trusting = ssl.create_default_context(cafile=str(certificate))
+    try:
+        async with new_client(verify=trusting, trust_env=False) as client:
+            adapter = RobofyAdapter(make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), client)
+            first = await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
+            second = await adapter.send_turn(TurnRequest(query="Again", session_id="sess-42"))
+    finally:
+        await raw.stop()
+    assert first.text == second.text == "Hello 😀 grüße"
+    assert (len(raw.requests), raw.connections) == (2, 1)  # one TLS connection, kept alive
 
 
 async def test_a_self_signed_certificate_is_a_tls_connect_error(self_signed: ssl.SSLContext) -> None:
