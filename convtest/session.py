@@ -108,6 +108,10 @@ class RunSession:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
         async with self._slots:
+            # start at the loop's next round: a conversation given its slot as the loop stops
+            # (the caller has its result and goes off to report it) then begins when the loop
+            # runs again, so no pause of the caller falls inside its first turn's timings
+            await asyncio.sleep(0)
             pool = self._pool(target)
             adapter = await pool.acquire()
             try:

@@ -161,6 +161,18 @@ def test_cookies_last_one_conversation_not_the_next_on_the_same_client(config_fo
     }
 
 
+def test_a_conversation_granted_its_slot_as_the_loop_stops_times_only_its_own_turns(config_for) -> None:  # type: ignore[no-untyped-def]
+    with CountingServer(delay=0.0) as server:
+        suite = load_suite_text(suite_of(2, 1), "suite.yaml")
+        with RunSession(config_for(server.port), concurrency=1) as session:  # type: ignore[arg-type]
+            first, second = (session.submit(c) for c in suite.conversations)
+            session.result(first)
+            time.sleep(0.3)  # the caller is busy between results, as pytest is between items
+            result = session.result(second)
+    timings = result.turns[0].transcript.timings  # type: ignore[union-attr]
+    assert timings.total_ms is not None and timings.total_ms < 250
+
+
 def test_requests_per_second_spaces_request_starts(config_for) -> None:  # type: ignore[no-untyped-def]
     with CountingServer(delay=0.0) as server:
         config = config_for(server.port, "    limits: {requests_per_second: 25}\n")
