@@ -7,11 +7,11 @@ same old token share that one renewal.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 from typing import Any
 
-import anyio
 import httpx
 
 from convtest.adapters.dotted import MISSING, lookup, shape
@@ -39,7 +39,7 @@ class ClientToken:
         self.handshake = handshake
         self.client = client
         self._token: str | None = None
-        self._lock: anyio.Lock | None = None
+        self._lock = asyncio.Lock()  # bound to the event loop that first uses it
         #: handshakes made so far: one per run, plus one per renewal
         self.count = 0
 
@@ -47,30 +47,25 @@ class ClientToken:
         """The cached token, or a new one when there is none yet."""
         if self._token is not None:
             return self._token
-        async with self._locked():
+        async with self._lock:
             if self._token is None:
                 self._token = await self._fetch(timeouts)
             return self._token
 
     async def renew(self, rejected: str, timeouts: Timeouts) -> str:
         """A new token instead of ``rejected``; a no-op if another turn already renewed it."""
-        async with self._locked():
+        async with self._lock:
             if self._token in (None, rejected):
                 self._token = await self._fetch(timeouts)
             assert self._token is not None
             return self._token
-
-    def _locked(self) -> anyio.Lock:
-        if self._lock is None:  # created on the event loop that uses it
-            self._lock = anyio.Lock()
-        return self._lock
 
     async def _fetch(self, timeouts: Timeouts) -> str:
         """One handshake, bounded by the turn's connect, first_byte and total timeouts."""
         self.count += 1
         url = self.handshake.url
         try:
-            with anyio.fail_after(timeouts.total):
+            async with asyncio.timeout(timeouts.total):
                 response = await self.client.request(
                     self.handshake.method,
                     url,
@@ -78,7 +73,7 @@ class ClientToken:
                     headers=self._headers(),
                     timeout=httpx.Timeout(timeouts.connect, read=timeouts.first_byte, write=None, pool=None),
                 )
-        except builtins.TimeoutError as exc:  # anyio.fail_after; TimeoutError is convtest's here
+        except builtins.TimeoutError as exc:  # asyncio.timeout; TimeoutError is convtest's here
             raise self._timeout(timeouts.total, "total") from exc
         except httpx.ConnectTimeout as exc:
             raise self._timeout(timeouts.connect, "connect") from exc
