@@ -379,9 +379,8 @@ def _read(path: Path, shown: str) -> str:
 
 def _compose(text: str, file: str) -> _Node | None:
     """Parse once with the C parser when available; syntax errors keep YAML's line and problem."""
-    loader = _Loader(text)
     try:
-        return _TreeBuilder(loader, file, text).document()
+        return _build_tree(text, file)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:
@@ -391,6 +390,13 @@ def _compose(text: str, file: str) -> _Node | None:
         ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
         raise SuiteError(f"invalid YAML: {exc}", Location(file, 1)) from None
+
+
+def _build_tree(text: str, file: str) -> _Node | None:
+    # PyYAML's pure-Python reader checks the characters as the loader is made; the C one later
+    loader = _Loader(text)
+    try:
+        return _TreeBuilder(loader, file, text).document()
     finally:
         loader.dispose()
 
