@@ -24,20 +24,28 @@ class RateLimiter:
     """Spaces request starts at least ``1 / requests_per_second`` apart, across all the
     conversations talking to one target."""
 
-    def __init__(self, requests_per_second: float | None) -> None:
+    def __init__(
+        self,
+        requests_per_second: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     async def wait(self) -> None:
         if not self._interval:
             return
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next)
             self._next = start + self._interval
         if start > now:
-            await asyncio.sleep(start - now)
+            await self._sleep(start - now)
 
 
 class RetryingAdapter:
