@@ -92,6 +92,8 @@ _EXTRA_INFO = {
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One connection as asyncio's reader and writer; its faults become httpcore's exceptions."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
@@ -134,6 +136,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens httpcore's connections with asyncio itself (TLS, if any, follows in start_tls)."""
+
     async def connect_tcp(
         self,
         host: str,
