@@ -203,7 +203,11 @@ def test_ctrl_c_stops_the_wait_and_closing_cancels_what_is_in_flight(config_for)
         started = time.monotonic()
         session.close()
         assert time.monotonic() - started < 5
-        assert all(future.cancelled() for future in futures)
+        # none finished: each was cancelled, or ended by the interrupt itself if it was running
+        # Python code (not waiting for its socket) the moment the signal arrived
+        assert all(
+            future.cancelled() or isinstance(future.exception(), KeyboardInterrupt) for future in futures
+        )
         session.close()  # twice is harmless
 
 
