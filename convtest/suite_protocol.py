@@ -113,17 +113,30 @@ def _check_none_alone(
 # --- expect keys ----------------------------------------------------------------------------------
 
 
+def _counted_entries(
+    ctx: _Context, entry: _Entry, name: str, keys: frozenset[str], others: tuple[str, ...]
+) -> tuple[Mapping[str, _Entry], Count | None] | None:
+    """What ``sources``, ``errors`` and ``unknown_events`` share: ``null`` (None) lets anything
+    pass; otherwise a non-empty mapping of ``keys`` with an optional count, where a count of 0
+    cannot go with any of ``others``."""
+    if entry.value.kind == "null":
+        return None
+    entries = ctx.mapping(entry.value, f"`{name}`", keys)
+    if entries is None:
+        return None
+    if not entry.value.entries:
+        ctx.error(f"`{name}` is empty: expected one of {', '.join(sorted(keys))}", entry.value.line)
+    count = _none_or_count(ctx, entries, name)
+    _check_none_alone(ctx, count, entries, others)
+    return entries, count
+
+
 def parse_sources(ctx: _Context, entry: _Entry) -> _Part:
     """``sources: {count: 2, contains_url: help.example.com}``; ``none: true`` for none at all."""
-    if entry.value.kind == "null":
+    head = _counted_entries(ctx, entry, "sources", SOURCES_KEYS, ("contains_url", "contains_title"))
+    if head is None:
         return {"sources": None}
-    entries = ctx.mapping(entry.value, "`sources`", SOURCES_KEYS)
-    if entries is None:
-        return {"sources": None}
-    if not entry.value.entries:
-        ctx.error(f"`sources` is empty: expected one of {', '.join(sorted(SOURCES_KEYS))}", entry.value.line)
-    count = _none_or_count(ctx, entries, "sources")
-    _check_none_alone(ctx, count, entries, ("contains_url", "contains_title"))
+    entries, count = head
     urls = _substrings(ctx, entries.get("contains_url"), "`contains_url`")
     titles = _substrings(ctx, entries.get("contains_title"), "`contains_title`")
     return {"sources": SourcesCheck(ctx.at(entry.line), count, urls, titles)}
@@ -131,31 +144,20 @@ def parse_sources(ctx: _Context, entry: _Entry) -> _Part:
 
 def parse_errors(ctx: _Context, entry: _Entry) -> _Part:
     """``errors: {contains: quota}`` expects error chunks; ``errors: null`` lets any pass."""
-    if entry.value.kind == "null":
+    head = _counted_entries(ctx, entry, "errors", ERRORS_KEYS, ("contains",))
+    if head is None:
         return {"errors": None}
-    entries = ctx.mapping(entry.value, "`errors`", ERRORS_KEYS)
-    if entries is None:
-        return {"errors": None}
-    if not entry.value.entries:
-        ctx.error(f"`errors` is empty: expected one of {', '.join(sorted(ERRORS_KEYS))}", entry.value.line)
-    count = _none_or_count(ctx, entries, "errors")
-    _check_none_alone(ctx, count, entries, ("contains",))
+    entries, count = head
     contains = _substrings(ctx, entries.get("contains"), "`contains`")
     return {"errors": ErrorsCheck(ctx.at(entry.line), count, contains)}
 
 
 def parse_unknown_events(ctx: _Context, entry: _Entry) -> _Part:
     """``unknown_events: {types: [brand-new-chunk]}`` or ``{none: true}``: chunks convtest does not know."""
-    if entry.value.kind == "null":
+    head = _counted_entries(ctx, entry, "unknown_events", UNKNOWN_EVENTS_KEYS, ("types",))
+    if head is None:
         return {"unknown_events": None}
-    entries = ctx.mapping(entry.value, "`unknown_events`", UNKNOWN_EVENTS_KEYS)
-    if entries is None:
-        return {"unknown_events": None}
-    if not entry.value.entries:
-        expected = ", ".join(sorted(UNKNOWN_EVENTS_KEYS))
-        ctx.error(f"`unknown_events` is empty: expected one of {expected}", entry.value.line)
-    count = _none_or_count(ctx, entries, "unknown_events")
-    _check_none_alone(ctx, count, entries, ("types",))
+    entries, count = head
     types = _substrings(ctx, entries.get("types"), "`types`")
     return {"unknown_events": UnknownEventsCheck(ctx.at(entry.line), count, types)}
 
