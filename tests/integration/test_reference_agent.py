@@ -31,6 +31,15 @@ SHIPPED_1234 = (
     "It should arrive by 2026-12-02."
 )
 #: a text-only reply, with runs of text-delta squashed to one entry
+#: what the lookup_order tool answers for order 1234
+ORDER_1234 = {
+    "found": True,
+    "order_id": "1234",
+    "status": "shipped",
+    "carrier": "UPS",
+    "tracking_number": "ZX81TRACK",
+    "eta": "2026-12-02",
+}
 TEXT_SEQUENCE = [
     "start",
     "start-step",
@@ -213,14 +222,7 @@ def test_tool_reply_streams_a_tool_step_then_a_text_step(client: httpx.Client) -
     assert json.loads(input_text) == available["input"] == {"order_id": "1234"}
     assert available["toolName"] == "lookup_order"
     assert "toolName" not in output
-    assert output["output"] == {
-        "found": True,
-        "order_id": "1234",
-        "status": "shipped",
-        "carrier": "UPS",
-        "tracking_number": "ZX81TRACK",
-        "eta": "2026-12-02",
-    }
+    assert output["output"] == ORDER_1234
     assert stream.text == SHIPPED_1234
 
 
@@ -677,14 +679,7 @@ def test_the_non_streaming_endpoint_answers_the_default_json_shape(client: httpx
                 "id": "call_1",
                 "name": "lookup_order",
                 "input": {"order_id": "1234"},
-                "output": {
-                    "found": True,
-                    "order_id": "1234",
-                    "status": "shipped",
-                    "carrier": "UPS",
-                    "tracking_number": "ZX81TRACK",
-                    "eta": "2026-12-02",
-                },
+                "output": ORDER_1234,
             }
         ],
     }

@@ -171,6 +171,7 @@ def test_tool_errors_are_recorded_on_the_call() -> None:
         ("t", "{bad", "bad json"),
         ("u", {}, "backend down"),
     ]
+    assert [call.state for call in transcript.tool_calls] == ["output-error", "output-error"]
 
 
 def test_error_chunks_are_collected_in_order() -> None:
@@ -404,21 +405,6 @@ def test_preliminary_outputs_are_listed_and_only_the_final_one_is_the_output() -
         *chunks, {"type": "tool-output-available", "toolCallId": "c", "output": "ok"}
     ).tool_calls
     assert (done.output, done.state, len(done.preliminary_outputs)) == ("ok", "output-available", 2)
-
-
-def test_tool_errors_set_the_output_error_state() -> None:
-    transcript = assemble(
-        {
-            "type": "tool-input-error",
-            "toolCallId": "i",
-            "toolName": "t",
-            "input": "{",
-            "errorText": "bad json",
-        },
-        {"type": "tool-input-available", "toolCallId": "o", "toolName": "u", "input": {}},
-        {"type": "tool-output-error", "toolCallId": "o", "errorText": "backend down"},
-    )
-    assert [call.state for call in transcript.tool_calls] == ["output-error", "output-error"]
 
 
 def test_every_chunk_type_of_the_ai_sdk_protocol_has_a_handler() -> None:
