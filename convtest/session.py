@@ -125,7 +125,7 @@ class RunSession:
         pool = self._pools.get(target.name)
         if pool is None:
             size = min(self.concurrency, target.max_in_flight or self.concurrency)
-            pool = self._pools[target.name] = AdapterPool(target, size)
+            pool = self._pools[target.name] = AdapterPool(target, size, blocking=self.concurrency == 1)
         return pool
 
     def _with_reference(self, target: Target) -> Target:
@@ -179,11 +179,14 @@ class AdapterPool:
     One small client per slot rather than one shared pool: httpcore's async pool slows down
     sharply with many concurrent streams (measured: 200 turns at 16 in flight took 2.7 s on one
     shared client, 0.48 s on 16 clients). Cookies a target sets last for one conversation: a
-    slot's next conversation starts without them, as a new visitor would.
+    slot's next conversation starts without them, as a new visitor would. ``blocking`` is for a
+    run of one conversation at a time (see :class:`~convtest.adapters.transport.BlockingTransport`).
     """
 
-    def __init__(self, target: Target, size: int) -> None:
+    def __init__(self, target: Target, size: int, *, blocking: bool = False) -> None:
         self.target = target
+        #: one conversation in the whole run at a time: clients on the blocking transport
+        self.blocking = blocking
         self._free = asyncio.Semaphore(size)
         self._idle: list[Adapter] = []
         self._clients: dict[Adapter, httpx.AsyncClient] = {}
@@ -208,6 +211,7 @@ class AdapterPool:
             verify=self.target.base_url.startswith("https://"),
             # the reference agent is on loopback: a proxy from the environment must not catch it
             trust_env=self.target.name != REFERENCE_TARGET,
+            blocking=self.blocking,
         )
         adapter = RetryingAdapter(
             create_adapter(self.target, client), limiter=self._limiter, policy=self.target.retry

@@ -1,6 +1,7 @@
 """One HTTP request and response of a turn: its named deadlines, and every fault as a verdict.
 
-Timeouts are deadlines on one asyncio timeout that moves as the turn goes on: until the
+Timeouts are deadlines on one :class:`~convtest.adapters.deadline.Deadline` (an asyncio timeout
+that the blocking transport obeys as well) that moves as the turn goes on: until the
 request is on the wire, connect + first_byte (httpx's own connect timeout fires first on a slow
 connect); from sending the request, first_byte; once the body flows, idle, pushed forward by every
 chunk. Two absolute deadlines cap whichever is in force: first_token (from sending, until the
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 import httpx
 
 from convtest.adapters.base import TurnRequest
+from convtest.adapters.deadline import Deadline, deadline_in
 from convtest.exceptions import (
     ConnectError,
     HTTPStatusError,
@@ -110,7 +112,7 @@ class Exchange:
         self.first_token_deadline = math.inf if first_token is None else self.start + first_token
         #: the moving deadline, and the timeout that enforces it once :meth:`run` has entered it
         self.deadline = math.inf
-        self.scope: asyncio.Timeout | None = None
+        self.scope: Deadline | None = None
         self.deadline_kind = "first_byte"
         self.headers_received = False
         #: a byte of the body arrived: from then on a fault is not retryable
@@ -150,7 +152,7 @@ class Exchange:
     async def run(self) -> TurnTranscript:
         try:
             async with AsyncExitStack() as stack:
-                scope = self.scope = asyncio.timeout_at(self.deadline)
+                scope = self.scope = Deadline(self.deadline)
                 try:
                     async with scope:
                         await self._exchange(stack)
@@ -227,7 +229,7 @@ class Exchange:
         """Up to ``limit`` bytes of a body that is not an answer, for an error message."""
         buffer = bytearray()
         try:
-            async with asyncio.timeout(self.timeouts.idle):
+            async with deadline_in(self.timeouts.idle):
                 async for chunk in response.aiter_bytes():
                     buffer += chunk
                     if len(buffer) >= limit:
@@ -368,7 +370,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 async def drain(chunks: AsyncIterator[bytes]) -> None:
     """Briefly read past the end of an answer: a body read to its end frees the connection."""
     try:
-        async with asyncio.timeout(DRAIN_GRACE):
+        async with deadline_in(DRAIN_GRACE):
             async for _ in chunks:
                 pass
     except (httpx.HTTPError, builtins.TimeoutError):

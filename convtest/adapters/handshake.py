@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from convtest.adapters.deadline import deadline_in
 from convtest.adapters.dotted import MISSING, lookup, shape
 from convtest.adapters.exchange import (
     BODY_LIMIT,
@@ -65,7 +66,7 @@ class ClientToken:
         self.count += 1
         url = self.handshake.url
         try:
-            async with asyncio.timeout(timeouts.total):
+            async with deadline_in(timeouts.total):
                 response = await self.client.request(
                     self.handshake.method,
                     url,
@@ -73,7 +74,7 @@ class ClientToken:
                     headers=self._headers(),
                     timeout=httpx.Timeout(timeouts.connect, read=timeouts.first_byte, write=None, pool=None),
                 )
-        except builtins.TimeoutError as exc:  # asyncio.timeout; TimeoutError is convtest's here
+        except builtins.TimeoutError as exc:  # the deadline's; TimeoutError is convtest's here
             raise self._timeout(timeouts.total, "total") from exc
         except httpx.ConnectTimeout as exc:
             raise self._timeout(timeouts.connect, "connect") from exc

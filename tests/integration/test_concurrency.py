@@ -185,14 +185,15 @@ def test_requests_per_second_spaces_request_starts(config_for) -> None:  # type:
     assert arrivals[-1] - arrivals[0] >= 6 * 0.04, gaps
 
 
-def test_ctrl_c_stops_the_wait_and_closing_cancels_what_is_in_flight(config_for) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("concurrency", [1, 4], ids=["blocking transport", "asyncio streams"])
+def test_ctrl_c_stops_the_wait_and_closing_cancels_what_is_in_flight(config_for, concurrency: int) -> None:  # type: ignore[no-untyped-def]
     with CountingServer(delay=30.0) as server:
         suite = load_suite_text(suite_of(4, 1), "suite.yaml")
-        session = RunSession(config_for(server.port), concurrency=4)  # type: ignore[arg-type]
+        session = RunSession(config_for(server.port), concurrency=concurrency)  # type: ignore[arg-type]
         futures = [session.submit(c) for c in suite.conversations]
 
         def press_ctrl_c() -> None:
-            while server.in_flight < 4:
+            while server.in_flight < concurrency:
                 time.sleep(0.01)
             # a real SIGINT, as a terminal sends: it wakes the loop out of its wait for sockets
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)

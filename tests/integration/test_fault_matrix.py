@@ -314,7 +314,9 @@ def closed_port() -> int:
     return port
 
 
-def run_case(case: Case, server: ReferenceServer, unaccepting: int) -> tuple[ConversationResult, float]:
+def run_case(
+    case: Case, server: ReferenceServer, unaccepting: int, *, blocking: bool = False
+) -> tuple[ConversationResult, float]:
     ports = {"port": server.port, "closed_port": closed_port(), "unaccepting_port": unaccepting}
     changes = {
         key: value.format(**ports) if isinstance(value, str) else value for key, value in case.target.items()
@@ -330,7 +332,7 @@ def run_case(case: Case, server: ReferenceServer, unaccepting: int) -> tuple[Con
     )
 
     async def run() -> ConversationResult:
-        async with new_client(verify=False, trust_env=False) as client:
+        async with new_client(verify=False, trust_env=False, blocking=blocking) as client:
             return await run_conversation(suite.conversations[0], create_adapter(target, client))
 
     start = time.monotonic()
@@ -338,11 +340,13 @@ def run_case(case: Case, server: ReferenceServer, unaccepting: int) -> tuple[Con
     return result, time.monotonic() - start
 
 
+@pytest.mark.parametrize("transport", ["asyncio", "blocking"])
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_every_fault_ends_in_a_clear_verdict_within_its_timeout(
-    case: Case, reference_server: ReferenceServer, unaccepting_port: int
+    case: Case, transport: str, reference_server: ReferenceServer, unaccepting_port: int
 ) -> None:
-    result, took = run_case(case, reference_server, unaccepting_port)
+    blocking = transport == "blocking"
+    result, took = run_case(case, reference_server, unaccepting_port, blocking=blocking)
 
     assert not result.passed
     verdict = format_failure(result)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -12,7 +14,8 @@ import httpx
 import pytest
 
 from convtest.adapters import RobofyAdapter, TurnRequest
-from convtest.exceptions import HTTPStatusError, ProtocolError
+from convtest.adapters.transport import new_client
+from convtest.exceptions import HTTPStatusError, ProtocolError, TimeoutError
 from convtest.server import ReferenceServer
 from convtest.server.app import HANDSHAKE_PATH
 from convtest.targets import Handshake, Target, Timeouts
@@ -117,3 +120,32 @@ def test_a_handshake_answer_without_the_token_says_where_it_looked(server: Refer
         "has no token at `data.token` (auth.handshake.token_path): found nothing in an object with keys"
         in str(info.value)
     )
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["asyncio", "blocking"])
+def test_a_handshake_that_never_answers_ends_at_the_turns_total_timeout(blocking: bool) -> None:
+    with socket.socket() as listener:  # listens, never accepts: the request is sent, never read
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        widget = Target(
+            name="widget",
+            base_url=url,
+            token="api-key",
+            pid="p1",
+            chatbot_id="c1",
+            timeouts=Timeouts(connect=2, first_byte=5, idle=5, total=0.4),
+            handshake=Handshake(url=url + HANDSHAKE_PATH),
+        )
+
+        async def main() -> TimeoutError:
+            async with new_client(verify=False, trust_env=False, blocking=blocking) as client:
+                with pytest.raises(TimeoutError) as info:
+                    await RobofyAdapter(widget, client).send_turn(TurnRequest(query="hi", session_id=None))
+            return info.value
+
+        start = time.monotonic()
+        error = asyncio.run(main())
+        took = time.monotonic() - start
+    assert error.kind == "total" and "within 0.4 s (total timeout)" in str(error)
+    assert took < 0.4 + 0.75, f"took {took:.2f} s"

@@ -15,9 +15,10 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,18 +211,64 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[RawServer]:
+@pytest.fixture(params=["asyncio", "blocking"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test with a client runs over both transports: asyncio streams (concurrent runs) and
+    the blocking one (one conversation at a time)."""
+    return str(request.param)
+
+
+@contextmanager
+def loop_in_thread() -> Iterator[Callable[[Awaitable[Any]], Any]]:
+    """An event loop in a thread of its own, and a function that runs a coroutine there."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(awaitable: Awaitable[Any]) -> Any:
+        async def wrapped() -> Any:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result(10)
+
+    try:
+        yield run
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@asynccontextmanager
+async def serving(transport: str, tls: ssl.SSLContext | None = None) -> AsyncIterator[RawServer]:
+    """A started :class:`RawServer`; for the blocking transport on a loop in its own thread,
+    since the client's socket waits hold the test's loop."""
     raw = RawServer()
-    await raw.start()
-    yield raw
-    await raw.stop()
+    if transport == "asyncio":
+        await raw.start(tls)
+        try:
+            yield raw
+        finally:
+            await raw.stop()
+        return
+    with loop_in_thread() as run:
+        run(raw.start(tls))
+        try:
+            yield raw
+        finally:
+            run(raw.stop())
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def server(transport: str) -> AsyncIterator[RawServer]:
+    async with serving(transport) as raw:
+        yield raw
+
+
+@pytest.fixture
+async def client(transport: str) -> AsyncIterator[httpx.AsyncClient]:
     # plain HTTP on 127.0.0.1: verify=False skips loading CA certificates (~45 ms a client)
-    async with new_client(verify=False, trust_env=False) as shared:
+    async with new_client(verify=False, trust_env=False, blocking=transport == "blocking") as shared:
         yield shared
 
 
@@ -534,35 +581,30 @@ def self_signed(certificate: Path) -> ssl.SSLContext:
 
 
 async def test_https_to_a_trusted_certificate_streams_the_answer(
-    certificate: Path, self_signed: ssl.SSLContext
+    certificate: Path, self_signed: ssl.SSLContext, transport: str
 ) -> None:
-    raw = RawServer()
-    await raw.start(tls=self_signed)
-    raw.script(Reply(parts=[FULL]))
     trusting = ssl.create_default_context(cafile=str(certificate))
-    try:
-        async with new_client(verify=trusting, trust_env=False) as client:
+    blocking = transport == "blocking"
+    async with serving(transport, tls=self_signed) as raw:
+        raw.script(Reply(parts=[FULL]))
+        async with new_client(verify=trusting, trust_env=False, blocking=blocking) as client:
             adapter = RobofyAdapter(make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), client)
             first = await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
             second = await adapter.send_turn(TurnRequest(query="Again", session_id="sess-42"))
-    finally:
-        await raw.stop()
     assert first.text == second.text == "Hello 😀 grüße"
     assert (len(raw.requests), raw.connections) == (2, 1)  # one TLS connection, kept alive
 
 
-async def test_a_self_signed_certificate_is_a_tls_connect_error(self_signed: ssl.SSLContext) -> None:
-    raw = RawServer()
-    await raw.start(tls=self_signed)
-    try:
-        async with new_client(verify=True, trust_env=False) as verifying:
-            adapter = RobofyAdapter(
-                make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), verifying
-            )
-            with takes_at_most(2.0), pytest.raises(ConnectError) as info:
-                await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
-    finally:
-        await raw.stop()
+async def test_a_self_signed_certificate_is_a_tls_connect_error(
+    self_signed: ssl.SSLContext, transport: str
+) -> None:
+    async with (
+        serving(transport, tls=self_signed) as raw,
+        new_client(verify=True, trust_env=False, blocking=transport == "blocking") as verifying,
+    ):
+        adapter = RobofyAdapter(make_target(raw.port, base_url=f"https://127.0.0.1:{raw.port}"), verifying)
+        with takes_at_most(2.0), pytest.raises(ConnectError) as info:
+            await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
     assert f"cannot connect to https://127.0.0.1:{raw.port}/v1/ai-agent/chat/stream: " in str(info.value)
     assert "TLS certificate rejected (self-signed certificate)" in str(info.value)
     assert info.value.retryable and not raw.requests
