@@ -19,7 +19,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, cast, get_args
 
-import jinja2.defaults
 import yaml
 import yaml.constructor
 from yaml.composer import ComposerError
@@ -126,8 +125,6 @@ _KEY_HOMES: Final = {
 _PYTEST_MARKERS: Final = frozenset(
     {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"}
 )
-#: Jinja2's own globals (range, dict, ...) are always defined when a template renders
-_JINJA_GLOBALS: Final = frozenset(jinja2.defaults.DEFAULT_NAMESPACE)
 _DEFAULT_PLATFORM: Final = "web"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 _SCALAR_KINDS: Final = {
@@ -868,7 +865,7 @@ def _check_template_variables(
     for turn, names in turns:
         ctx.turn = turn.index
         for template in _turn_templates(turn):
-            for name in sorted(template_variables(template) - available - _JINJA_GLOBALS):
+            for name in sorted(template_variables(template) - available):
                 ctx.error(_undefined_variable(name, available, turn.index, saved), template.location.line)
         available |= names
     ctx.turn = None

@@ -1,6 +1,7 @@
 """Jinja2 templates in suite strings: compiled once at load, rendered per turn.
 
-Strings without ``{{`` or ``{%`` stay plain ``str`` and cost nothing at run time.
+Strings without ``{{`` or ``{%`` stay plain ``str`` and cost nothing at run time; Jinja2 itself
+is imported with the first template (~45 ms of every run's start-up otherwise).
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-import jinja2
-import jinja2.meta
+from typing import TYPE_CHECKING, Any
 
 from convtest.exceptions import Location, SuiteError, TemplateRenderError
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "EnvVars",
@@ -23,8 +24,6 @@ __all__ = [
     "render_value",
     "template_variables",
 ]
-
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class EnvVars(Mapping[str, str]):
@@ -70,6 +69,8 @@ class Template:
     variables: frozenset[str]
 
     def __init__(self, source: str, location: Location) -> None:
+        import jinja2
+
         self.source = source
         self.location = location
         try:
@@ -78,6 +79,8 @@ class Template:
             raise SuiteError(f"invalid template {source!r}: {exc.message}", location) from None
 
     def render(self, context: Mapping[str, Any]) -> str:
+        import jinja2  # loaded already: this template was compiled with it
+
         try:
             return self._compiled.render(context)
         except TemplateRenderError as exc:
@@ -97,11 +100,25 @@ class Template:
         return hash(self.source)
 
 
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
-    """Compiling costs about a millisecond; suites repeat the same templates across turns."""
-    ast = _ENV.parse(source)
-    return _ENV.from_string(ast), frozenset(jinja2.meta.find_undeclared_variables(ast))
+    """Compiling costs about a millisecond; suites repeat the same templates across turns.
+
+    The names read exclude Jinja2's own globals (range, dict, ...), always defined."""
+    import jinja2.defaults
+    import jinja2.meta
+
+    environment = _environment()
+    ast = environment.parse(source)
+    names = jinja2.meta.find_undeclared_variables(ast) - jinja2.defaults.DEFAULT_NAMESPACE.keys()
+    return environment.from_string(ast), frozenset(names)
 
 
 def compile_template(source: str, location: Location) -> str | Template:
