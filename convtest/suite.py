@@ -127,6 +127,7 @@ _PYTEST_MARKERS: Final = frozenset(
 )
 _DEFAULT_PLATFORM: Final = "web"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_STR_TAG: Final = "tag:yaml.org,2002:str"
 _SCALAR_KINDS: Final = {
     "tag:yaml.org,2002:str": "string",
     "tag:yaml.org,2002:int": "number",
@@ -288,6 +289,8 @@ class _TreeBuilder:
 
     def _scalar(self, event: Any, line: int) -> _Node:
         tag = self._tag(event, yaml.ScalarNode)
+        if tag == _STR_TAG:  # most scalars: the text is the value, no constructor needed
+            return _Node("string", line, value=event.value, text=event.value)
         kind = _SCALAR_KINDS.get(tag)
         if kind is None:
             raise self._unsupported(tag, line)
@@ -325,6 +328,7 @@ class _TreeBuilder:
             key_line = key_event.start_mark.line + 1
             if (
                 isinstance(key_event, yaml.ScalarEvent)
+                and (key_event.value == "<<" or key_event.tag is not None)
                 and self._tag(key_event, yaml.ScalarNode) == _MERGE_TAG
             ):
                 loader.get_event()
