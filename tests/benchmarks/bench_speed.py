@@ -9,7 +9,8 @@ alone. Every runner is timed as a whole process, start-up included, as in ../sha
 1. zero added latency, C conversations x T turns: a plain httpx loop (one client, iter_lines,
    json.loads, join the deltas) versus ``pytest`` running the same conversations as a suite,
    sequentially and with concurrency; the same loop on ``httpx.AsyncClient`` shows what async
-   HTTP alone costs;
+   HTTP alone costs, and the same loop in pytest's smallest YAML collector what pytest itself
+   costs;
 2. 200 ms per turn of added latency, concurrency K: convtest's wall time against the ideal
    schedule ceil(C / K) x T x latency, beside a bare asyncio loop with K workers;
 3. peak RSS of a pytest run as the number of conversations grows.
@@ -99,6 +100,50 @@ PLAIN_ASYNC_LOOP = PLAIN_COMMON + textwrap.dedent(
         await asyncio.gather(*(worker(queue) for _ in range(workers)))
 
     asyncio.run(main(int(sys.argv[4])))
+    """
+)
+
+#: pytest's own floor: the smallest YAML collector (the shape of pytest's "non-python tests"
+#: example), one conversation per item, each turn the plain loop's; no checks, no timeouts
+MINIMAL_COLLECTOR = textwrap.dedent(
+    """
+    import json, httpx, pytest, yaml
+
+    URL, TOKEN = {url!r}, {token!r}
+    CLIENT = httpx.Client(headers={{"Authorization": "Bearer " + TOKEN}})
+
+    def pytest_collect_file(parent, file_path):
+        if file_path.name == "bench.yaml":
+            return Suite.from_parent(parent, path=file_path)
+
+    class Suite(pytest.File):
+        def collect(self):
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, as convtest uses
+            for spec in yaml.load(self.path.read_text(), Loader=loader)["conversations"]:
+                yield Conversation.from_parent(self, name=spec["name"], spec=spec)
+
+    class Conversation(pytest.Item):
+        def __init__(self, *, spec, **kwargs):
+            super().__init__(**kwargs)
+            self.spec = spec
+
+        def runtest(self):
+            session = None
+            for turn in self.spec["turns"]:
+                context = {{"platform": "web"}}
+                if session:
+                    context["session_id"] = session
+                body = {{"query": turn["user"], "pid": "p", "chatbot_id": "c", "user_context": context}}
+                text = []
+                with CLIENT.stream("POST", URL + "/v1/ai-agent/chat/stream", json=body) as response:
+                    for line in response.iter_lines():
+                        if line.startswith("data: ") and line != "data: [DONE]":
+                            event = json.loads(line[6:])
+                            if event["type"] == "text-delta":
+                                text.append(event["delta"])
+                            elif event["type"] == "data-session":
+                                session = event["data"]
+                assert "".join(text)
     """
 )
 
@@ -212,6 +257,7 @@ def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
     runs: dict[str, list[Run]] = {
         "plain httpx loop": [],
         "plain async loop": [],
+        "minimal pytest collector": [],
         "convtest sequential": [],
         f"convtest concurrency={concurrency}": [],
     }
@@ -220,11 +266,16 @@ def speed(conversations: int, concurrency: int, repeats: int) -> list[str]:
         write_suite(folder, url, conversations)
         (folder / "plain_loop.py").write_text(PLAIN_LOOP)
         (folder / "plain_async.py").write_text(PLAIN_ASYNC_LOOP)
+        minimal = folder / "minimal"
+        minimal.mkdir()
+        (minimal / "conftest.py").write_text(MINIMAL_COLLECTOR.format(url=url, token=TOKEN))
+        (minimal / "bench.yaml").write_text((folder / "bench.yaml").read_text())
         commands = [
             [sys.executable, "plain_loop.py", url, TOKEN, str(conversations)],
             [sys.executable, "plain_async.py", url, TOKEN, str(conversations), "1"],
-            PYTEST,
-            [*PYTEST, "--convtest-concurrency", str(concurrency)],
+            [*PYTEST, "-p", "no:convtest", "minimal"],
+            [*PYTEST, "bench.yaml"],
+            [*PYTEST, "bench.yaml", "--convtest-concurrency", str(concurrency)],
         ]
         for _ in range(repeats):
             for name, command in zip(runs, commands, strict=True):

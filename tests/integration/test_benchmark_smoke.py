@@ -20,6 +20,7 @@ def test_quick_benchmark_prints_every_figure() -> None:
     assert re.search(r"convtest sequential .* x\d+\.\d\d", output)
     assert re.search(r"convtest concurrency=2 .* x\d+\.\d\d", output)
     assert re.search(r"plain async loop .* x\d+\.\d\d", output)
+    assert re.search(r"minimal pytest collector .* x\d+\.\d\d", output)
     assert re.search(r"ideal schedule .* = \d+\.\d\d s", output)
     assert re.search(r"plain async loop, 2 workers +\d+\.\d\d s .*x\d+\.\d\d", output)
     assert re.search(r"\n   convtest +\d+\.\d\d s .*x\d+\.\d\d", output)
