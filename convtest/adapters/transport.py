@@ -53,14 +53,16 @@ def new_client(
         context = verify
     else:
         context = _tls_context() if verify else _unverified_context()
-    if blocking:
-        blocking_transport = BlockingTransport(context, trust_env=trust_env)
-        return httpx.AsyncClient(trust_env=trust_env, verify=context, transport=blocking_transport)
     client = httpx.AsyncClient(trust_env=trust_env, verify=context, limits=_LIMITS)
     transport = getattr(client, "_transport", None)
-    if isinstance(transport, httpx.AsyncHTTPTransport) and hasattr(transport, "_pool"):
-        # the one private step: httpx has no parameter for the backend of its default transport;
-        # proxies from the environment are mounted transports of their own and keep AnyIO
+    if not (isinstance(transport, httpx.AsyncHTTPTransport) and hasattr(transport, "_pool")):
+        return client  # an httpx that no longer looks like this keeps its own default transport
+    # the one private step: httpx has no parameter for the backend of its default transport, and
+    # passing a transport of one's own would turn off proxies from the environment (those are
+    # mounted transports of their own, and keep AnyIO)
+    if blocking:
+        client._transport = BlockingTransport(context, trust_env=trust_env)
+    else:
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=_LIMITS.max_connections,

@@ -533,6 +533,23 @@ async def test_a_kept_alive_connection_the_server_closed_meanwhile_is_replaced(
     assert (len(server.requests), server.connections) == (2, 2)
 
 
+async def test_a_proxy_from_the_environment_carries_the_request(
+    server: RawServer, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.script(Reply(parts=[FULL]))
+    with socket.socket() as closed:  # the bot's own port refuses: only the proxy can answer
+        closed.bind(("127.0.0.1", 0))
+        bot = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    async with new_client(verify=False, trust_env=True, blocking=transport == "blocking") as proxied:
+        adapter = RobofyAdapter(make_target(server.port, base_url=bot), proxied)
+        transcript = await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
+    assert transcript.text == "Hello 😀 grüße"
+    assert server.requests[0].path == f"{bot}/v1/ai-agent/chat/stream"  # a proxy's request form
+
+
 async def test_connect_timeout_is_a_timeout_of_kind_connect() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out", request=request)
