@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -42,9 +43,18 @@ def target(server: ReferenceServer, **handshake: Any) -> Target:
     )
 
 
+#: the transport of the clients :func:`run` makes; every test runs over both
+BLOCKING = False
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "blocking"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "BLOCKING", request.param == "blocking")
+
+
 def run(make: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with httpx.AsyncClient(trust_env=False) as client:
+        async with new_client(verify=False, trust_env=False, blocking=BLOCKING) as client:
             return await make(client)
 
     return asyncio.run(main())
@@ -122,8 +132,7 @@ def test_a_handshake_answer_without_the_token_says_where_it_looked(server: Refer
     )
 
 
-@pytest.mark.parametrize("blocking", [False, True], ids=["asyncio", "blocking"])
-def test_a_handshake_that_never_answers_ends_at_the_turns_total_timeout(blocking: bool) -> None:
+def test_a_handshake_that_never_answers_ends_at_the_turns_total_timeout() -> None:
     with socket.socket() as listener:  # listens, never accepts: the request is sent, never read
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -138,14 +147,13 @@ def test_a_handshake_that_never_answers_ends_at_the_turns_total_timeout(blocking
             handshake=Handshake(url=url + HANDSHAKE_PATH),
         )
 
-        async def main() -> TimeoutError:
-            async with new_client(verify=False, trust_env=False, blocking=blocking) as client:
-                with pytest.raises(TimeoutError) as info:
-                    await RobofyAdapter(widget, client).send_turn(TurnRequest(query="hi", session_id=None))
+        async def send(client: httpx.AsyncClient) -> TimeoutError:
+            with pytest.raises(TimeoutError) as info:
+                await RobofyAdapter(widget, client).send_turn(TurnRequest(query="hi", session_id=None))
             return info.value
 
         start = time.monotonic()
-        error = asyncio.run(main())
+        error = run(send)
         took = time.monotonic() - start
     assert error.kind == "total" and "within 0.4 s (total timeout)" in str(error)
     assert took < 0.4 + 0.75, f"took {took:.2f} s"
