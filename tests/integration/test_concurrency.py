@@ -16,6 +16,7 @@ import pytest
 
 from convtest.config import load_config
 from convtest.exceptions import ConvtestError
+from convtest.report.text import format_failure
 from convtest.session import RunSession
 from convtest.suite import load_suite_text
 
@@ -124,7 +125,10 @@ def run_all(config: object, concurrency: int, conversations: int = 8, turns: int
     suite = load_suite_text(suite_of(conversations, turns), "suite.yaml")
     with RunSession(config, concurrency=concurrency) as session:  # type: ignore[arg-type]
         futures = [session.submit(c) for c in suite.conversations]
-        return [session.result(future).passed for future in futures]
+        results = [session.result(future) for future in futures]
+    failures = [format_failure(result) for result in results if not result.passed]
+    assert not failures, "\n\n".join(failures)  # what went wrong, not only that something did
+    return [result.passed for result in results]
 
 
 def test_concurrency_bounds_conversations_in_flight_and_keeps_turns_in_order(config_for) -> None:  # type: ignore[no-untyped-def]
