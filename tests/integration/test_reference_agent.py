@@ -30,7 +30,6 @@ SHIPPED_1234 = (
     "Your order 1234 has shipped and is on its way with UPS. The tracking number is ZX81TRACK. "
     "It should arrive by 2026-12-02."
 )
-#: a text-only reply, with runs of text-delta squashed to one entry
 #: what the lookup_order tool answers for order 1234
 ORDER_1234 = {
     "found": True,
@@ -40,6 +39,7 @@ ORDER_1234 = {
     "tracking_number": "ZX81TRACK",
     "eta": "2026-12-02",
 }
+#: a text-only reply, with runs of text-delta squashed to one entry
 TEXT_SEQUENCE = [
     "start",
     "start-step",
