@@ -378,7 +378,7 @@ def _read(path: Path, shown: str) -> str:
         raise SuiteError(message, Location(shown, line)) from None
 
 
-def _compose(text: str, file: str) -> _Node | None:
+def _parse_tree(text: str, file: str) -> _Node | None:
     """Parse once with the C parser when available; syntax errors keep YAML's line and problem."""
     try:
         return _build_tree(text, file)
@@ -648,7 +648,7 @@ class _Defaults:
 
 
 def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite:
-    root = _compose(text, file)
+    root = _parse_tree(text, file)
     if root is None or root.kind == "null":
         raise SuiteError("empty suite file: expected a mapping with `conversations`", Location(file, 1))
     if root.kind != "mapping":
