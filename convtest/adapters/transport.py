@@ -36,7 +36,7 @@ import httpx
 
 from convtest.adapters.deadline import earliest_deadline
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "BlockingTransport", "new_client"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "BlockingTransport", "CloseInItsOwnTask", "new_client"]
 
 #: connections kept alive by one client: one conversation slot talks to one target at a time
 _LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -70,6 +70,11 @@ def new_client(
             keepalive_expiry=_LIMITS.keepalive_expiry,
             network_backend=AsyncioBackend(),
         )
+        client._transport = CloseInItsOwnTask(transport)
+    mounts = getattr(client, "_mounts", {})
+    for pattern, mounted in mounts.items():  # proxies from the environment
+        if mounted is not None:
+            mounts[pattern] = CloseInItsOwnTask(mounted)
     return client
 
 
@@ -195,6 +200,52 @@ def _stream(
     for option in socket_options or ():
         sock.setsockopt(*option)
     return AsyncioStream(reader, writer)
+
+
+# --- a response's close, safe from deadlines -------------------------------------------------------
+
+
+class CloseInItsOwnTask(httpx.AsyncBaseTransport):
+    """Closes each response of an httpcore-based async transport in a task of its own.
+
+    httpcore marks a response closed before it awaits the bookkeeping that hands its connection
+    back to the pool, and AnyIO's shield around that wait does not stop asyncio's own
+    cancellation. A deadline that fires there (httpx closes a body as soon as it is read to its
+    end, inside the turn's deadlines) leaves the connection counted as in use for good, and the
+    client's next request waits for it until its own deadline: encode/httpcore#1115, seen here
+    as a turn that got no response for 30 s after a 50 ms drain happened to fire during a close.
+    In a task of its own the close always finishes; the caller still sees its cancellation.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _ClosedInItsOwnTask(response.stream)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _ClosedInItsOwnTask(httpx.AsyncByteStream):
+    def __init__(self, body: httpx.AsyncByteStream) -> None:
+        self._body = body
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        closing = asyncio.ensure_future(self._body.aclose())
+        closing.add_done_callback(_retrieve)  # a close that fails after its caller left is moot
+        await asyncio.shield(closing)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 # --- one conversation at a time: the sync transport under the async client -----------------------

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 
-from convtest.adapters import RobofyAdapter, TurnRequest, create_adapter
+from convtest.adapters import RobofyAdapter, TurnRequest, create_adapter, exchange
 from convtest.adapters.transport import new_client
 from convtest.exceptions import (
     ConfigError,
@@ -548,6 +548,29 @@ async def test_a_proxy_from_the_environment_carries_the_request(
         transcript = await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
     assert transcript.text == "Hello 😀 grüße"
     assert server.requests[0].path == f"{bot}/v1/ai-agent/chat/stream"  # a proxy's request form
+
+
+@pytest.mark.parametrize("via", ["direct", "proxy"])
+async def test_a_deadline_that_fires_while_the_body_closes_leaves_the_connection_usable(
+    server: RawServer, transport: str, via: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a drain with no time to spare: its deadline fires at the first wait, which is inside
+    # httpx's close of the body it has just read to the end (encode/httpcore#1115)
+    monkeypatch.setattr(exchange, "DRAIN_GRACE", 0.0)
+    base_url = f"http://127.0.0.1:{server.port}"
+    if via == "proxy":
+        monkeypatch.setenv("HTTP_PROXY", base_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        base_url = "http://bot.invalid"  # only the proxy can reach it
+    server.script(Reply(parts=[FULL], chunked=False))
+    async with new_client(verify=False, trust_env=via == "proxy", blocking=transport == "blocking") as fresh:
+        adapter = RobofyAdapter(make_target(server.port, base_url=base_url), fresh)
+        with takes_at_most(1.5):  # a connection the pool still counts as in use holds turn 2 for 2 s
+            for query in ("Hi", "Again"):
+                transcript = await adapter.send_turn(TurnRequest(query=query, session_id=None))
+                assert transcript.text == "Hello 😀 grüße"
+    assert (len(server.requests), server.connections) == (2, 1)  # one connection, reused
 
 
 async def test_connect_timeout_is_a_timeout_of_kind_connect() -> None:
