@@ -114,6 +114,9 @@ class Exchange:
         self.deadline = math.inf
         self.scope: Deadline | None = None
         self.deadline_kind = "first_byte"
+        #: the request began to go out (httpcore's trace): before it, a first_byte deadline that
+        #: fires means the client never got a connection to send it on
+        self.request_sent = False
         self.headers_received = False
         #: a byte of the body arrived: from then on a fault is not retryable
         self.body_started = False
@@ -194,6 +197,7 @@ class Exchange:
 
     async def _trace(self, name: str, info: dict[str, Any]) -> None:
         if name.endswith(".send_request_headers.started"):
+            self.request_sent = True
             self._set_deadline("first_byte", self.timeouts.first_byte)
 
     def awaiting_body(self) -> None:
@@ -267,7 +271,12 @@ class Exchange:
 
     def _timeout_error(self) -> TimeoutError:
         kind, t, url = self.deadline_kind, self.timeouts, self.url
-        if kind == "first_byte":
+        if kind == "first_byte" and not self.request_sent:
+            message = (
+                f"request to {url} not sent within {round(t.connect + t.first_byte, 3)} s: the client had no "
+                "free connection to send it on (connect + first_byte timeout)"
+            )
+        elif kind == "first_byte":
             message = f"no response from {url} within {t.first_byte} s of sending (first_byte timeout)"
         elif kind == "first_token":
             first_byte = self.timings.first_byte_ms

@@ -572,6 +572,27 @@ async def test_a_deadline_that_fires_while_the_body_closes_leaves_the_connection
     assert (len(server.requests), server.connections) == (2, 1)  # one connection, reused
 
 
+async def test_a_request_that_never_got_a_connection_says_it_was_not_sent() -> None:
+    # the slot's client has one connection; a stream still open on it keeps a second turn waiting
+    async with serving("asyncio") as raw, new_client(verify=False, trust_env=False) as one:
+        raw.script(Reply(parts=[START], end="hang"), Reply(parts=[FULL]))
+        timeouts = Timeouts(connect=0.1, first_byte=0.2, idle=5.0, total=10.0)
+        adapter = RobofyAdapter(make_target(raw.port, timeouts=timeouts), one)
+        held = asyncio.create_task(adapter.send_turn(TurnRequest(query="Hold", session_id=None)))
+        while not raw.requests:
+            await asyncio.sleep(0.01)
+        with pytest.raises(TimeoutError) as info:
+            await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
+        held.cancel()
+    assert info.value.kind == "first_byte" and info.value.retryable
+    assert str(info.value) == (
+        f"target 'bot': request to http://127.0.0.1:{raw.port}/v1/ai-agent/chat/stream not sent "
+        "within 0.3 s: the client had no free connection to send it on "
+        "(connect + first_byte timeout)"
+    )
+    assert len(raw.requests) == 1
+
+
 async def test_connect_timeout_is_a_timeout_of_kind_connect() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out", request=request)
