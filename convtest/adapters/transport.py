@@ -36,7 +36,7 @@ import httpx
 
 from convtest.adapters.deadline import earliest_deadline
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "BlockingTransport", "CloseInItsOwnTask", "new_client"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "BlockingTransport", "CancelSafeTransport", "new_client"]
 
 #: connections kept alive by one client: one conversation slot talks to one target at a time
 _LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -63,19 +63,25 @@ def new_client(
     if blocking:
         client._transport = BlockingTransport(context, trust_env=trust_env)
     else:
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections,
-            keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=AsyncioBackend(),
-        )
-        client._transport = CloseInItsOwnTask(transport)
+        new_pool = functools.partial(_asyncio_pool, context)
+        transport._pool = new_pool()
+        client._transport = CancelSafeTransport(transport, new_pool=new_pool)
     mounts = getattr(client, "_mounts", {})
     for pattern, mounted in mounts.items():  # proxies from the environment
         if mounted is not None:
-            mounts[pattern] = CloseInItsOwnTask(mounted)
+            mounts[pattern] = CancelSafeTransport(mounted)
     return client
+
+
+def _asyncio_pool(context: ssl.SSLContext) -> httpcore.AsyncConnectionPool:
+    """httpcore's pool with the limits of one slot, its connections on :class:`AsyncioBackend`."""
+    return httpcore.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=_LIMITS.max_connections,
+        max_keepalive_connections=_LIMITS.max_keepalive_connections,
+        keepalive_expiry=_LIMITS.keepalive_expiry,
+        network_backend=AsyncioBackend(),
+    )
 
 
 @functools.cache
@@ -202,31 +208,58 @@ def _stream(
     return AsyncioStream(reader, writer)
 
 
-# --- a response's close, safe from deadlines -------------------------------------------------------
+# --- asyncio's cancellation, and httpcore's pool ---------------------------------------------------
 
 
-class CloseInItsOwnTask(httpx.AsyncBaseTransport):
-    """Closes each response of an httpcore-based async transport in a task of its own.
+class CancelSafeTransport(httpx.AsyncBaseTransport):
+    """An httpcore-based async transport that asyncio's cancellation cannot leave unusable.
 
-    httpcore marks a response closed before it awaits the bookkeeping that hands its connection
-    back to the pool, and AnyIO's shield around that wait does not stop asyncio's own
-    cancellation. A deadline that fires there (httpx closes a body as soon as it is read to its
-    end, inside the turn's deadlines) leaves the connection counted as in use for good, and the
-    client's next request waits for it until its own deadline: encode/httpcore#1115, seen here
-    as a turn that got no response for 30 s after a 50 ms drain happened to fire during a close.
-    In a task of its own the close always finishes; the caller still sees its cancellation.
+    httpcore guards its bookkeeping with AnyIO locks and shields, which do not stop asyncio's own
+    cancellation. A deadline (an asyncio timeout) that fires at either of two moments leaves a
+    connection counted as in use for good, and the client's next request waits for it until its
+    own deadline:
+
+    - while a response closes, which httpx does as soon as a body is read to its end, inside the
+      turn's deadlines: httpcore has marked the response closed before it hands the connection
+      back (encode/httpcore#1115). Seen here as a turn that got no response for 30 s after a 50 ms
+      drain happened to fire during a close. Each close runs in a task of its own, where it
+      always finishes; the caller still sees its cancellation.
+    - right after connecting, at the lock that marks the new connection busy: it stays "new",
+      neither free nor closed. So a request cancelled before its response arrived retires the
+      pool (closed with the transport) for a fresh one, when ``new_pool`` says how to make one;
+      a proxy's pool, made by httpx, has the first guard only.
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        new_pool: Callable[[], httpcore.AsyncConnectionPool] | None = None,
+    ) -> None:
         self._inner = inner
+        self._new_pool = new_pool
+        self._retired: list[httpcore.AsyncConnectionPool] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except asyncio.CancelledError:
+            self._renew_pool()
+            raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _ClosedInItsOwnTask(response.stream)
         return response
 
+    def _renew_pool(self) -> None:
+        if self._new_pool is None or not isinstance(self._inner, httpx.AsyncHTTPTransport):
+            return
+        self._retired.append(self._inner._pool)
+        self._inner._pool = self._new_pool()
+
     async def aclose(self) -> None:
+        retired, self._retired = self._retired, []
+        for pool in retired:
+            await pool.aclose()
         await self._inner.aclose()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import email.utils
 import itertools
 import json
@@ -570,6 +571,45 @@ async def test_a_deadline_that_fires_while_the_body_closes_leaves_the_connection
             transcript = await adapter.send_turn(TurnRequest(query=query, session_id=None))
             assert transcript.text == "Hello 😀 grüße"
     assert (len(server.requests), server.connections) == (2, 1)  # one connection, reused
+
+
+def cancel_after(task: asyncio.Task[Any], rounds: int) -> None:
+    """Cancel ``task`` once the event loop has gone round ``rounds`` times: wherever it waits then."""
+    loop = asyncio.get_running_loop()
+
+    def tick(left: int) -> None:
+        if task.done():
+            return
+        if left:
+            loop.call_soon(tick, left - 1)
+        else:
+            task.cancel()
+
+    loop.call_soon(tick, rounds)
+
+
+async def test_a_turn_cancelled_at_any_moment_leaves_the_client_usable() -> None:
+    # every moment a deadline, Ctrl-C or -x can cancel a turn at: connecting, the lock that marks
+    # a new connection busy, sending, awaiting the answer, the body, its close; asyncio's
+    # cancellation at two of them left httpcore's pool holding a connection for good. (A turn on
+    # the blocking transport gives the loop no round to cancel it in.)
+    timeouts = Timeouts(connect=1.0, first_byte=1.0, idle=1.0, total=5.0)
+    outcomes = []
+    async with serving("asyncio") as raw:
+        raw.script(Reply(parts=[FULL]))
+        for rounds in itertools.count():
+            async with new_client(verify=False, trust_env=False) as fresh:
+                adapter = RobofyAdapter(make_target(raw.port, timeouts=timeouts), fresh)
+                first = asyncio.create_task(adapter.send_turn(TurnRequest(query="Hi", session_id=None)))
+                cancel_after(first, rounds)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await first
+                outcomes.append("cancelled" if first.cancelled() else "done")
+                transcript = await adapter.send_turn(TurnRequest(query="Again", session_id=None))
+                assert transcript.text == "Hello 😀 grüße", f"after a cancel at round {rounds}"
+            if outcomes[-1] == "done":
+                break
+    assert outcomes.count("cancelled") >= 10  # the turn was cut at every moment before it ran through
 
 
 async def test_a_request_that_never_got_a_connection_says_it_was_not_sent() -> None:
