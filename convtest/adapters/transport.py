@@ -27,7 +27,7 @@ import functools
 import math
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -226,8 +226,8 @@ class CancelSafeTransport(httpx.AsyncBaseTransport):
       always finishes; the caller still sees its cancellation.
     - right after connecting, at the lock that marks the new connection busy: it stays "new",
       neither free nor closed. So a request cancelled before its response arrived retires the
-      pool (closed with the transport) for a fresh one, when ``new_pool`` says how to make one;
-      a proxy's pool, made by httpx, has the first guard only.
+      pool for a fresh one, when ``new_pool`` says how to make one, and the next request closes
+      the retired pool first; a proxy's pool, made by httpx, has the first guard only.
     """
 
     def __init__(
@@ -241,6 +241,7 @@ class CancelSafeTransport(httpx.AsyncBaseTransport):
         self._retired: list[httpcore.AsyncConnectionPool] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._close_retired()
         try:
             response = await self._inner.handle_async_request(request)
         except asyncio.CancelledError:
@@ -256,10 +257,12 @@ class CancelSafeTransport(httpx.AsyncBaseTransport):
         self._retired.append(self._inner._pool)
         self._inner._pool = self._new_pool()
 
+    async def _close_retired(self) -> None:
+        while self._retired:
+            await _in_its_own_task(self._retired.pop().aclose())
+
     async def aclose(self) -> None:
-        retired, self._retired = self._retired, []
-        for pool in retired:
-            await pool.aclose()
+        await self._close_retired()
         await self._inner.aclose()
 
 
@@ -271,9 +274,14 @@ class _ClosedInItsOwnTask(httpx.AsyncByteStream):
         return self._body.__aiter__()
 
     async def aclose(self) -> None:
-        closing = asyncio.ensure_future(self._body.aclose())
-        closing.add_done_callback(_retrieve)  # a close that fails after its caller left is moot
-        await asyncio.shield(closing)
+        await _in_its_own_task(self._body.aclose())
+
+
+async def _in_its_own_task(closing: Coroutine[Any, Any, None]) -> None:
+    """Run a close to its end, even if the caller is cancelled meanwhile."""
+    task = asyncio.ensure_future(closing)
+    task.add_done_callback(_retrieve)  # a close that fails after its caller left is moot
+    await asyncio.shield(task)
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

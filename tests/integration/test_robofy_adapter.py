@@ -99,6 +99,9 @@ class RawServer:
             writer.close()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
+    def open_connections(self) -> int:
+        return sum(not handler.done() for handler in self._handlers)
+
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these replies; the last one repeats."""
         self.replies = list(replies)
@@ -607,6 +610,12 @@ async def test_a_turn_cancelled_at_any_moment_leaves_the_client_usable() -> None
                 outcomes.append("cancelled" if first.cancelled() else "done")
                 transcript = await adapter.send_turn(TurnRequest(query="Again", session_id=None))
                 assert transcript.text == "Hello 😀 grüße", f"after a cancel at round {rounds}"
+                # and the cancelled turn's connection is closed by now, not left open until the end
+                for _ in range(100):
+                    if raw.open_connections() <= 1:
+                        break
+                    await asyncio.sleep(0.01)
+                assert raw.open_connections() == 1, f"after a cancel at round {rounds}"
             if outcomes[-1] == "done":
                 break
     assert outcomes.count("cancelled") >= 10  # the turn was cut at every moment before it ran through
