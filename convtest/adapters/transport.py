@@ -8,7 +8,8 @@ interleaved: 3.25 ms with AnyIO, 2.72 ms with this backend). :class:`AsyncioBack
 implements httpcore's public network-backend interface on asyncio streams instead: a read
 returns what is buffered, a write waits only when the socket is full, and a closed idle
 connection is known from the stream's state. Everything above it (HTTP/1.1 parsing, pooling,
-redirects, proxies, errors) is still httpx and httpcore.
+redirects, proxies, errors) is still httpx and httpcore. :class:`CancelSafeTransport` keeps a
+turn's deadline (an asyncio cancellation) from stranding a connection in httpcore's pool.
 
 When one conversation runs at a time there is nothing for the event loop to interleave, and the
 async machinery is pure cost: httpcore's async pool with its AnyIO locks and shields, and a loop
