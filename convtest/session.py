@@ -15,9 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import httpx
-
-from convtest.adapters import Adapter, create_adapter
+from convtest.adapters import Adapter
 from convtest.adapters.limits import RateLimiter, RetryingAdapter
 from convtest.config import Config, load_config
 from convtest.exceptions import ConvtestError
@@ -28,6 +26,8 @@ from convtest.suite import load_suite
 from convtest.targets import REFERENCE_TARGET, Target
 
 if TYPE_CHECKING:
+    import httpx
+
     from convtest.server import ReferenceServer
 
 __all__ = ["AdapterPool", "RunSession", "SuiteResult", "run_suite"]
@@ -205,7 +205,9 @@ class AdapterPool:
         self._free.release()
 
     def _new_adapter(self) -> Adapter:
-        from convtest.adapters.transport import new_client  # httpcore only once a turn is sent
+        # httpx and httpcore only once a turn is sent
+        from convtest.adapters.registry import create_adapter
+        from convtest.adapters.transport import new_client
 
         client = new_client(
             verify=self.target.base_url.startswith("https://"),

@@ -1,29 +1,31 @@
-"""Target adapters: one module per kind of chatbot API, all behind :class:`Adapter`."""
+"""Target adapters: one module per kind of chatbot API, all behind :class:`Adapter`.
+
+The adapters themselves (and httpx with them) load on first use, so a pytest run without
+suites, where the plugin is loaded all the same, does not pay for them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import httpx
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from convtest.adapters.base import Adapter, TurnRequest
-from convtest.adapters.robofy import RobofyAdapter
-from convtest.exceptions import ConfigError
-from convtest.targets import Target
+
+if TYPE_CHECKING:
+    from convtest.adapters.registry import ADAPTERS, create_adapter
+    from convtest.adapters.robofy import RobofyAdapter
 
 __all__ = ["ADAPTERS", "Adapter", "RobofyAdapter", "TurnRequest", "create_adapter"]
 
-#: adapter name (``target.adapter``) -> constructor
-ADAPTERS: dict[str, Callable[[Target, httpx.AsyncClient], Adapter]] = {"robofy": RobofyAdapter}
+_LAZY = {
+    "ADAPTERS": "convtest.adapters.registry",
+    "create_adapter": "convtest.adapters.registry",
+    "RobofyAdapter": "convtest.adapters.robofy",
+}
 
 
-def create_adapter(target: Target, client: httpx.AsyncClient) -> Adapter:
-    """The adapter ``target.adapter`` names, sending over the shared ``client``."""
-    factory = ADAPTERS.get(target.adapter)
-    if factory is None:
-        at = f" ({target.location})" if target.location else ""
-        known = ", ".join(sorted(ADAPTERS))
-        raise ConfigError(
-            f"target {target.name!r}{at}: unknown adapter {target.adapter!r}; known adapters: {known}"
-        )
-    return factory(target, client)
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
