@@ -628,11 +628,13 @@ async def test_a_request_that_never_got_a_connection_says_it_was_not_sent() -> N
         timeouts = Timeouts(connect=0.1, first_byte=0.2, idle=5.0, total=10.0)
         adapter = RobofyAdapter(make_target(raw.port, timeouts=timeouts), one)
         held = asyncio.create_task(adapter.send_turn(TurnRequest(query="Hold", session_id=None)))
-        while not raw.requests:
+        while not (raw.requests or held.done()):
             await asyncio.sleep(0.01)
         with pytest.raises(TimeoutError) as info:
             await adapter.send_turn(TurnRequest(query="Hi", session_id=None))
         held.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await held
     assert info.value.kind == "first_byte" and info.value.retryable
     assert str(info.value) == (
         f"target 'bot': request to http://127.0.0.1:{raw.port}/v1/ai-agent/chat/stream not sent "
