@@ -10,20 +10,18 @@ asked, and ends the run with a summary and the command to run next.
 from __future__ import annotations
 
 import shlex
+import sys
 from collections import Counter
 from collections.abc import Generator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from convtest.collect import ConversationItem, InvalidItem, SuiteFile
-from convtest.golden.check import check_golden
-from convtest.golden.result import GoldenResult
-from convtest.golden.store import remove_golden
-from convtest.golden.unused import SuiteGoldens, UnusedGolden, find_unused
-from convtest.models import InvalidConversation
-from convtest.runner import ConversationResult
+if TYPE_CHECKING:
+    from convtest.golden.result import GoldenResult
+    from convtest.golden.unused import SuiteGoldens, UnusedGolden
+    from convtest.runner import ConversationResult
 
 __all__ = ["GoldenPlugin", "add_golden_options", "goldens_of", "register_goldens"]
 
@@ -78,6 +76,8 @@ class GoldenPlugin:
 
     def check(self, result: ConversationResult, suite_path: Path) -> GoldenResult | None:
         """The golden check of one conversation, run where it ran (see :func:`check_golden`)."""
+        from convtest.golden.check import check_golden
+
         return check_golden(result, suite_path, update=self.update)
 
     # --- unused goldens, from collection ----------------------------------------------------------
@@ -91,12 +91,17 @@ class GoldenPlugin:
         node ids or ``--lf`` narrow the selection. A file that could not be loaded as a whole is
         not recorded, so its goldens are not judged."""
         report = yield
-        if isinstance(collector, SuiteFile) and report.passed:
+        collect = sys.modules.get("convtest.collect")  # not loaded: no suite file met so far
+        if collect is not None and isinstance(collector, collect.SuiteFile) and report.passed:
             for node in report.result:
                 self._record(node)
         return report
 
     def _record(self, node: pytest.Item | pytest.Collector) -> None:
+        from convtest.collect import ConversationItem, InvalidItem
+        from convtest.golden.unused import SuiteGoldens
+        from convtest.models import InvalidConversation
+
         if isinstance(node, ConversationItem):
             suite = self._suites.setdefault(node.path, SuiteGoldens())
             suite.add(node.conversation.name, golden=node.conversation.golden is not None)
@@ -105,7 +110,11 @@ class GoldenPlugin:
             self._suites.setdefault(node.path, SuiteGoldens()).add(node.entry.name, golden=True)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        unused = find_unused(self._suites, session.config.rootpath)
+        unused: list[UnusedGolden] = []
+        if self._suites:
+            from convtest.golden.unused import find_unused
+
+            unused = find_unused(self._suites, session.config.rootpath)
         if self.controller:
             self._unused.update((golden.path, golden) for golden in unused)
         else:
@@ -115,7 +124,12 @@ class GoldenPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """pytest-xdist: a worker finished; every worker collected all files, so any one will do."""
-        for path, shown, reason in getattr(node, "workeroutput", {}).get(_WORKER_KEY, []):
+        found = getattr(node, "workeroutput", {}).get(_WORKER_KEY, [])
+        if not found:
+            return
+        from convtest.golden.unused import UnusedGolden
+
+        for path, shown, reason in found:
             self._unused.setdefault(Path(path), UnusedGolden(Path(path), shown, reason))
 
     # --- outcomes and the summary, on the controller ----------------------------------------------
@@ -138,6 +152,8 @@ class GoldenPlugin:
         all it takes, so ``--collect-only`` removes them too)."""
         if not (self.controller and self.remove_unused) or exitstatus == pytest.ExitCode.INTERRUPTED:
             return
+        from convtest.golden.store import remove_golden
+
         for golden in sorted(self._unused.values(), key=lambda golden: golden.shown):
             remove_golden(golden.path)
             self._removed.append(golden)

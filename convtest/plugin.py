@@ -6,19 +6,22 @@ Thin glue: everything it calls works without pytest (see :mod:`convtest.session`
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Generator, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 import pytest
 
-from convtest.collect import ConversationItem, SuiteFile
-from convtest.config import Config, load_config
-from convtest.exceptions import ConfigError
 from convtest.golden_plugin import add_golden_options, register_goldens
-from convtest.lookahead import Lookahead
 from convtest.report_plugin import add_report_option, register_report
-from convtest.session import RunSession
-from convtest.suite import is_suite_file
+from convtest.sniff import is_suite_file
+
+if TYPE_CHECKING:
+    from convtest.collect import ConversationItem, SuiteFile
+    from convtest.config import Config
+    from convtest.lookahead import Lookahead
+    from convtest.session import RunSession
 
 __all__ = ["PluginState", "state_of"]
 
@@ -37,12 +40,16 @@ class PluginState:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from convtest.config import load_config
+
             self._config = load_config(self._pytest_config.rootpath)
         return self._config
 
     @property
     def session(self) -> RunSession:
         if self._session is None:
+            from convtest.session import RunSession
+
             target = self._pytest_config.getoption("convtest_target")
             concurrency = self._pytest_config.getoption("convtest_concurrency")
             self._session = RunSession(self.config, target=target, concurrency=concurrency)
@@ -51,6 +58,8 @@ class PluginState:
     @property
     def lookahead(self) -> Lookahead:
         if self._lookahead is None:
+            from convtest.lookahead import Lookahead
+
             self._lookahead = Lookahead(self.session)
         return self._lookahead
 
@@ -111,6 +120,8 @@ def pytest_configure(config: pytest.Config) -> None:
     register_goldens(config)
     target = config.getoption("convtest_target")
     if target is not None:
+        from convtest.exceptions import ConfigError
+
         try:
             state.config.resolve(target)
         except ConfigError as error:
@@ -132,7 +143,7 @@ def pytest_runtest_makereport(
     there. Transcripts travel only when the HTML report will show them; the item lets go of its
     result either way (pytest keeps every report until the run ends)."""
     report = yield
-    if call.when == "call" and isinstance(item, ConversationItem) and item.result is not None:
+    if call.when == "call" and is_conversation(item) and item.result is not None:
         detailed = item.config.getoption("convtest_report", None) is not None
         if detailed or item.result.golden is not None:
             report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
@@ -146,11 +157,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     collector's sight when conversations will run: those objects live for the whole run anyway,
     and every full collection walks all of them (pytest alone runs five at exit, ~0.3 s on a
     2-core machine)."""
-    if any(isinstance(item, ConversationItem) for item in session.items):
+    if any(is_conversation(item) for item in session.items):
         gc.freeze()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     if file_path.suffix in (".yaml", ".yml") and is_suite_file(file_path):
+        from convtest.collect import SuiteFile  # the suite loader, only once there is a suite
+
         return SuiteFile.from_parent(parent, path=file_path)
     return None
+
+
+def is_conversation(node: object) -> TypeGuard[ConversationItem]:
+    """A conversation item? Asked of every item of every run: before a suite was collected (or,
+    under xdist, on the controller, which collects nothing) the answer needs no import."""
+    collect = sys.modules.get("convtest.collect")
+    return collect is not None and isinstance(node, collect.ConversationItem)

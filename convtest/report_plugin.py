@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from convtest.report.gather import ITEM_ATTR, Gatherer, describe_item
+# what the report gathers, and the page, load only when ``--convtest-report`` is given
 
 __all__ = ["ReportPlugin", "add_report_option", "register_report"]
 
@@ -50,6 +50,8 @@ class ReportPlugin:
         self.path = path
         self.controller = not hasattr(config, "workerinput")
         self._config = config
+        from convtest.report.gather import Gatherer
+
         self._gatherer = Gatherer()
         self._started = datetime.now().astimezone()
         self._clock = time.monotonic()
@@ -60,6 +62,8 @@ class ReportPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Every phase carries the item's description: a skipped item has no call phase."""
+        from convtest.report.gather import ITEM_ATTR, describe_item
+
         report = yield
         description = describe_item(item)
         if description is not None:

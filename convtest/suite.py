@@ -39,6 +39,7 @@ from convtest.models import (
     Turn,
     Value,
 )
+from convtest.sniff import is_suite_file
 from convtest.suite_golden import GOLDEN_KEYS, claim_golden_file, parse_golden
 from convtest.suite_protocol import (
     parse_aborted,
@@ -137,11 +138,6 @@ _SCALAR_KINDS: Final = {
     "tag:yaml.org,2002:timestamp": "date",
 }
 _COLLECTION_TAGS: Final = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
-_SUITE_KEY_LINE: Final = re.compile(
-    r"""^(?:suite|conversations|"(?:suite|conversations)"|'(?:suite|conversations)')[ \t]*:(?:[ \t\r]|$)""",
-    re.MULTILINE,
-)
-_NOT_SUITE_FILES: Final = frozenset({"convtest.yaml", "convtest.yml"})
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -156,20 +152,6 @@ def load_suite(path: Path, *, display_path: str | None = None, default_target: s
 def load_suite_text(text: str, display_path: str, *, default_target: str | None = None) -> Suite:
     """Like :func:`load_suite`, from a string; ``Suite.path`` is ``Path(display_path)``."""
     return _load(text, display_path, Path(display_path), default_target)
-
-
-def is_suite_file(path: Path) -> bool:
-    """Cheap sniff for the collector: a YAML file with a top-level ``suite:`` or ``conversations:``.
-
-    A line scan, no YAML parse, so goldens, ``convtest.yaml`` and CI configs cost one read.
-    """
-    if path.suffix.lower() not in (".yaml", ".yml") or path.name.lower() in _NOT_SUITE_FILES:
-        return False
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return _SUITE_KEY_LINE.search(text) is not None
 
 
 # --- the line-aware tree --------------------------------------------------------------------------
