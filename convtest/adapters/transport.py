@@ -64,9 +64,8 @@ def new_client(
     if blocking:
         client._transport = BlockingTransport(context, trust_env=trust_env)
     else:
-        new_pool = functools.partial(_asyncio_pool, context)
-        transport._pool = new_pool()
-        client._transport = CancelSafeTransport(transport, new_pool=new_pool)
+        transport._pool = _asyncio_pool(context)
+        client._transport = CancelSafeTransport(transport)
     mounts = getattr(client, "_mounts", {})
     for pattern, mounted in mounts.items():  # proxies from the environment
         if mounted is not None:
@@ -226,45 +225,34 @@ class CancelSafeTransport(httpx.AsyncBaseTransport):
       drain happened to fire during a close. Each close runs in a task of its own, where it
       always finishes; the caller still sees its cancellation.
     - right after connecting, at the lock that marks the new connection busy: it stays "new",
-      neither free nor closed. So a request cancelled before its response arrived retires the
-      pool for a fresh one, when ``new_pool`` says how to make one, and the next request closes
-      the retired pool first; a proxy's pool, made by httpx, has the first guard only.
+      neither free nor closed. A slot's client serves one request at a time, so once a request
+      is cancelled, any connection of its pool that is neither idle nor closed is such a one,
+      and is closed; the pool then drops it and connects afresh.
     """
 
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        *,
-        new_pool: Callable[[], httpcore.AsyncConnectionPool] | None = None,
-    ) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
-        self._new_pool = new_pool
-        self._retired: list[httpcore.AsyncConnectionPool] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._close_retired()
         try:
             response = await self._inner.handle_async_request(request)
         except asyncio.CancelledError:
-            self._renew_pool()
+            pool = getattr(self._inner, "_pool", None)  # httpx's transport, or a proxy's
+            if isinstance(pool, httpcore.AsyncConnectionPool):
+                await _in_its_own_task(_close_stranded(pool))
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _ClosedInItsOwnTask(response.stream)
         return response
 
-    def _renew_pool(self) -> None:
-        if self._new_pool is None or not isinstance(self._inner, httpx.AsyncHTTPTransport):
-            return
-        self._retired.append(self._inner._pool)
-        self._inner._pool = self._new_pool()
-
-    async def _close_retired(self) -> None:
-        while self._retired:
-            await _in_its_own_task(self._retired.pop().aclose())
-
     async def aclose(self) -> None:
-        await self._close_retired()
         await self._inner.aclose()
+
+
+async def _close_stranded(pool: httpcore.AsyncConnectionPool) -> None:
+    for connection in pool.connections:
+        if not (connection.is_idle() or connection.is_closed()):
+            await connection.aclose()
 
 
 class _ClosedInItsOwnTask(httpx.AsyncByteStream):

@@ -157,16 +157,17 @@ class RawServer:
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Received | None:
+    """The next request, or None once the client has gone (between requests or mid-request)."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
+        request_line, *lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = request_line.split(" ", 2)
+        headers = {
+            name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)
+        }
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
-    request_line, *lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = request_line.split(" ", 2)
-    headers = {
-        name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)
-    }
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
     return Received(method, path, headers, body)
 
 
@@ -591,18 +592,29 @@ def cancel_after(task: asyncio.Task[Any], rounds: int) -> None:
     loop.call_soon(tick, rounds)
 
 
-async def test_a_turn_cancelled_at_any_moment_leaves_the_client_usable() -> None:
+@pytest.mark.parametrize("via", ["direct", "proxy"])
+async def test_a_turn_cancelled_at_any_moment_leaves_the_client_usable(
+    via: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # every moment a deadline, Ctrl-C or -x can cancel a turn at: connecting, the lock that marks
     # a new connection busy, sending, awaiting the answer, the body, its close; asyncio's
     # cancellation at two of them left httpcore's pool holding a connection for good. (A turn on
-    # the blocking transport gives the loop no round to cancel it in.)
+    # the blocking transport gives the loop no round to cancel it in; a proxy's pool is async
+    # under both transports.)
     timeouts = Timeouts(connect=1.0, first_byte=1.0, idle=1.0, total=5.0)
     outcomes = []
     async with serving("asyncio") as raw:
         raw.script(Reply(parts=[FULL]))
+        base_url = f"http://127.0.0.1:{raw.port}"
+        if via == "proxy":
+            monkeypatch.setenv("HTTP_PROXY", base_url)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            base_url = "http://bot.invalid"  # only the proxy can reach it
+        target = make_target(raw.port, base_url=base_url, timeouts=timeouts)
         for rounds in itertools.count():
-            async with new_client(verify=False, trust_env=False) as fresh:
-                adapter = RobofyAdapter(make_target(raw.port, timeouts=timeouts), fresh)
+            async with new_client(verify=False, trust_env=via == "proxy") as fresh:
+                adapter = RobofyAdapter(target, fresh)
                 first = asyncio.create_task(adapter.send_turn(TurnRequest(query="Hi", session_id=None)))
                 cancel_after(first, rounds)
                 with contextlib.suppress(asyncio.CancelledError):
