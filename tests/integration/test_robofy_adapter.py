@@ -538,12 +538,25 @@ async def test_a_kept_alive_connection_the_server_closed_meanwhile_is_replaced(
     assert (len(server.requests), server.connections) == (2, 2)
 
 
+def through_proxy(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request goes through the raw server on ``port``, as a proxy from the environment."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+def bot_url(via: str, port: int, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The raw server on ``port`` itself, or (``via="proxy"``) a host only it can reach, as a proxy."""
+    if via == "direct":
+        return f"http://127.0.0.1:{port}"
+    through_proxy(port, monkeypatch)
+    return "http://bot.invalid"
+
+
 async def test_a_proxy_from_the_environment_carries_the_request(
     server: RawServer, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    through_proxy(server.port, monkeypatch)
     server.script(Reply(parts=[FULL]))
     with socket.socket() as closed:  # the bot's own port refuses: only the proxy can answer
         closed.bind(("127.0.0.1", 0))
@@ -562,12 +575,7 @@ async def test_a_deadline_that_fires_while_the_body_closes_leaves_the_connection
     # a drain with no time to spare: its deadline fires at the first wait, which is inside
     # httpx's close of the body it has just read to the end (encode/httpcore#1115)
     monkeypatch.setattr(exchange, "DRAIN_GRACE", 0.0)
-    base_url = f"http://127.0.0.1:{server.port}"
-    if via == "proxy":
-        monkeypatch.setenv("HTTP_PROXY", base_url)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        base_url = "http://bot.invalid"  # only the proxy can reach it
+    base_url = bot_url(via, server.port, monkeypatch)
     server.script(Reply(parts=[FULL], chunked=False))
     async with new_client(verify=False, trust_env=via == "proxy", blocking=transport == "blocking") as fresh:
         adapter = RobofyAdapter(make_target(server.port, base_url=base_url), fresh)
@@ -605,13 +613,7 @@ async def test_a_turn_cancelled_at_any_moment_leaves_the_client_usable(
     outcomes = []
     async with serving("asyncio") as raw:
         raw.script(Reply(parts=[FULL]))
-        base_url = f"http://127.0.0.1:{raw.port}"
-        if via == "proxy":
-            monkeypatch.setenv("HTTP_PROXY", base_url)
-            monkeypatch.delenv("NO_PROXY", raising=False)
-            monkeypatch.delenv("no_proxy", raising=False)
-            base_url = "http://bot.invalid"  # only the proxy can reach it
-        target = make_target(raw.port, base_url=base_url, timeouts=timeouts)
+        target = make_target(raw.port, base_url=bot_url(via, raw.port, monkeypatch), timeouts=timeouts)
         for rounds in itertools.count():
             async with new_client(verify=False, trust_env=via == "proxy") as fresh:
                 adapter = RobofyAdapter(target, fresh)
