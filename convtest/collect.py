@@ -15,7 +15,7 @@ from convtest.exceptions import ConvtestError, SuiteError
 from convtest.models import Conversation, InvalidConversation
 from convtest.report.text import format_failure, format_invalid
 from convtest.runner import ConversationResult
-from convtest.suite import load_suite
+from convtest.suite.loader import load_suite
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr

@@ -19,6 +19,7 @@ __all__ = [
     "GoldenError",
     "HTTPStatusError",
     "Location",
+    "PluginError",
     "ProtocolError",
     "StreamCutError",
     "SuiteError",
@@ -72,6 +73,11 @@ class SuiteError(ConvtestError):
 
 class ConfigError(ConvtestError):
     """Target configuration (convtest.yaml / [tool.convtest]) is invalid or incomplete."""
+
+
+class PluginError(ConvtestError):
+    """A registered plugin (entry point) cannot be used: it fails to import, is of the wrong
+    type, or two distributions claim the same name."""
 
 
 class GoldenError(ConvtestError):

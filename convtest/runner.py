@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convtest.adapters.base import Adapter, TurnRequest
-from convtest.assertions import Failure, check_turn, extract_saves
+from convtest.checks.base import Exchange, Failure
+from convtest.checks.evaluate import check_conversation, check_turn
 from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
 from convtest.golden.result import GoldenResult
 from convtest.models import Conversation, Turn
+from convtest.saves import extract_saves
 from convtest.secrets import redact_value
 from convtest.templating import EnvVars, render_value
 from convtest.transcript import TurnTranscript
@@ -47,14 +49,16 @@ class TurnResult:
             "user": self.user,
             "passed": self.passed,
             "transcript": self.transcript.to_dict() if self.transcript else None,
-            "failures": [
-                {"check": f.check, "actual": f.actual, "location": str(f.location) if f.location else None}
-                for f in self.failures
-            ],
+            "failures": [_failure_dict(failure) for failure in self.failures],
             "error": str(self.error) if self.error else None,
             "error_type": type(self.error).__name__ if self.error else None,
             "saved": {name: _plain(value) for name, value in self.saved.items()},
         }
+
+
+def _failure_dict(failure: Failure) -> dict[str, Any]:
+    location = str(failure.location) if failure.location else None
+    return {"check": failure.check, "actual": failure.actual, "location": location}
 
 
 @dataclass(slots=True)
@@ -64,6 +68,8 @@ class ConversationResult:
     conversation: Conversation
     target: str
     turns: list[TurnResult] = field(default_factory=list)
+    #: conversation-level checks (the conversation's own ``expect``) that did not hold
+    failures: list[Failure] = field(default_factory=list)
     duration_s: float = 0.0
     #: env values read by templates: secrets that reports must not show
     secrets: tuple[str, ...] = ()
@@ -77,7 +83,8 @@ class ConversationResult:
 
     @property
     def passed(self) -> bool:
-        return self.turns_passed and not (self.golden is not None and self.golden.failed)
+        golden_failed = self.golden is not None and self.golden.failed
+        return self.turns_passed and not self.failures and not golden_failed
 
     @property
     def failed_turn(self) -> TurnResult | None:
@@ -102,6 +109,7 @@ class ConversationResult:
             "duration_s": self.duration_s,
             "turn_count": len(conversation.turns),
             "turns": turns,
+            "failures": [_failure_dict(failure) for failure in self.failures],
             "golden": self.golden.to_dict() if self.golden is not None else None,
         }
         return dict(redact_value(data, self.secrets))
@@ -121,13 +129,16 @@ async def run_conversation(
     env = EnvVars() if env is None else env
     context: dict[str, Any] = {**conversation.vars, "env": env, "session_id": None}
     result = ConversationResult(conversation=conversation, target=adapter.name)
+    exchanges: list[Exchange] = []
     started = time.perf_counter()
     try:
         for turn in conversation.turns:
-            turn_result = await _run_turn(turn, conversation, adapter, context)
+            turn_result = await _run_turn(turn, conversation, adapter, context, exchanges)
             result.turns.append(turn_result)
             if not turn_result.passed:
                 break
+        else:
+            result.failures = check_conversation(conversation.expect, exchanges, context)
     finally:
         result.duration_s = time.perf_counter() - started
         result.secrets = tuple(env.used.values())
@@ -135,8 +146,13 @@ async def run_conversation(
 
 
 async def _run_turn(
-    turn: Turn, conversation: Conversation, adapter: Adapter, context: dict[str, Any]
+    turn: Turn,
+    conversation: Conversation,
+    adapter: Adapter,
+    context: dict[str, Any],
+    exchanges: list[Exchange],
 ) -> TurnResult:
+    """One turn; its exchange joins ``exchanges`` (the conversation so far) once it came back."""
     try:
         user = render_value(turn.user, context)
     except TemplateRenderError as exc:
@@ -150,7 +166,8 @@ async def _run_turn(
         return TurnResult(turn=turn, user=user, transcript=exc.transcript, error=exc)
     if transcript.session_id:
         context["session_id"] = transcript.session_id
-    failures = check_turn(turn.expect, transcript, context)
+    exchanges.append(Exchange(user, transcript))
+    failures = check_turn(turn.expect, transcript, context, exchanges)
     saved, save_failures = extract_saves(turn.save, transcript)
     context.update(saved)
     return TurnResult(

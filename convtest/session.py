@@ -22,7 +22,7 @@ from convtest.exceptions import ConvtestError
 from convtest.golden import check_golden
 from convtest.models import Conversation, InvalidConversation, Suite
 from convtest.runner import ConversationResult, run_conversation
-from convtest.suite import load_suite
+from convtest.suite.loader import load_suite
 from convtest.targets import REFERENCE_TARGET, Target
 
 if TYPE_CHECKING:

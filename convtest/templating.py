@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EnvVars",
     "Template",
+    "Value",
     "compile_template",
     "is_template",
     "render_value",
     "template_variables",
+    "templates_in",
 ]
 
 
@@ -100,6 +102,10 @@ class Template:
         return hash(self.source)
 
 
+#: a string operand: plain, or a template rendered against the turn's variables
+Value = str | Template
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     import jinja2
@@ -146,3 +152,15 @@ def template_variables(value: Any) -> frozenset[str]:
     if isinstance(value, list):
         return frozenset().union(*(template_variables(item) for item in value))
     return frozenset()
+
+
+def templates_in(value: Any) -> Iterator[Template]:
+    """Every :class:`Template` leaf inside nested lists and dicts, for load-time name checks."""
+    if isinstance(value, Template):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from templates_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from templates_in(item)

@@ -6,8 +6,10 @@ The output is a plain ``str`` so it survives pytest-xdist and lands unchanged in
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from convtest.checks.base import Failure
 from convtest.exceptions import SuiteError
 from convtest.golden.text import format_golden_failure, golden_lines
 from convtest.models import InvalidConversation
@@ -25,16 +27,23 @@ def format_failure(result: ConversationResult) -> str:
     """The whole story of a failed conversation, ending with what did not hold."""
     conversation = result.conversation
     failed = result.failed_turn
-    if failed is None and result.golden is not None and result.golden.failed:  # only the golden failed
+    only_golden = failed is None and not result.failures
+    if only_golden and result.golden is not None and result.golden.failed:
         return redact(format_golden_failure(result), result.secrets)
     total = len(conversation.turns)
-    where = f"turn {failed.turn.index} of {total}" if failed else "an unknown turn"
+    if failed is None and result.failures:
+        what = "failed its conversation checks"
+    else:
+        what = "failed at " + (f"turn {failed.turn.index} of {total}" if failed else "an unknown turn")
     lines = [
-        f"conversation {conversation.name!r} failed at {where} ({conversation.location})",
+        f"conversation {conversation.name!r} {what} ({conversation.location})",
         f"  target: {result.target}" + _session_note(result),
     ]
     for turn_result in result.turns:
         lines.extend(_turn_lines(turn_result, total))
+    if result.failures:
+        lines.append(f"  ✗ the whole conversation ({conversation.location})")
+        lines.extend(_failure_lines(result.failures))
     lines.extend(golden_lines(result))
     return redact("\n".join(lines), result.secrets)
 
@@ -62,7 +71,13 @@ def _turn_lines(turn_result: TurnResult, total: int) -> list[str]:
         lines.extend(_transcript_lines(transcript, detailed=not turn_result.passed))
     if turn_result.error is not None:
         lines.append(f"    ✗ {turn_result.error}")
-    for failure in turn_result.failures:
+    lines.extend(_failure_lines(turn_result.failures))
+    return lines
+
+
+def _failure_lines(failures: Sequence[Failure]) -> list[str]:
+    lines = []
+    for failure in failures:
         where = f"  ({failure.location})" if failure.location else ""
         lines.append(f"    ✗ expected {failure.check}{where}")
         lines.append(f"        but {failure.actual}")

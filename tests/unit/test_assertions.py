@@ -6,32 +6,26 @@ import re
 from typing import Any
 
 import pytest
+from builders import expect_fields
 from jsonschema import Draft202012Validator
 
-from convtest.assertions import (
-    Failure,
-    check_turn,
-    describe_text_check,
-    describe_tool_check,
-    extract_saves,
-    subset_mismatch,
-)
-from convtest.exceptions import Location, TemplateRenderError
-from convtest.models import (
-    Count,
+from convtest.checks.base import Failure
+from convtest.checks.counts import Count
+from convtest.checks.evaluate import check_turn
+from convtest.checks.parts import (
     DataCheck,
     ErrorsCheck,
-    Expectation,
-    SaveRule,
     SourcesCheck,
-    TextCheck,
-    TextOp,
-    ToolCallPattern,
-    ToolCheck,
     UnknownEventsCheck,
-    Value,
 )
-from convtest.templating import Template
+from convtest.checks.subset import subset_mismatch
+from convtest.checks.text import describe_text_check
+from convtest.checks.text_model import TextCheck
+from convtest.checks.tools import ToolCallPattern, ToolCheck, describe_tool_check
+from convtest.exceptions import Location, TemplateRenderError
+from convtest.models import SaveRule
+from convtest.saves import extract_saves
+from convtest.templating import Template, Value
 from convtest.transcript import DataPart, Source, Timings, ToolCall, TurnTranscript
 
 LOC = Location("suites/orders.yaml", 7)
@@ -42,7 +36,7 @@ def tpl(source: str) -> Template:
     return Template(source, LOC)
 
 
-def text(op: TextOp, *values: Value, line: int = 7, **options: Any) -> TextCheck:
+def text(op: str, *values: Value, line: int = 7, **options: Any) -> TextCheck:
     return TextCheck(op, Location("suites/orders.yaml", line), values=values, **options)
 
 
@@ -66,7 +60,9 @@ def pattern(name: str, **subsets: Any) -> ToolCallPattern:
 
 
 def check_text(check: TextCheck, reply_text: str, context: dict[str, Any] | None = None) -> list[Failure]:
-    return check_turn(Expectation(text=(check,)), reply(reply_text), CONTEXT if context is None else context)
+    return check_turn(
+        expect_fields(text=(check,)), reply(reply_text), CONTEXT if context is None else context
+    )
 
 
 def only(failures: list[Failure]) -> tuple[str, str]:
@@ -75,7 +71,7 @@ def only(failures: list[Failure]) -> tuple[str, str]:
 
 
 def check_tools(check: ToolCheck, *calls: ToolCall) -> list[Failure]:
-    return check_turn(Expectation(tool_calls=(check,)), reply("ok", calls=calls), CONTEXT)
+    return check_turn(expect_fields(tool_calls=(check,)), reply("ok", calls=calls), CONTEXT)
 
 
 # --- text ops ----------------------------------------------------------------------------------
@@ -187,7 +183,7 @@ def test_an_empty_reply_is_shown_as_an_empty_string() -> None:
 
 
 def test_text_blocks_are_checked_as_the_joined_reply() -> None:
-    expect = Expectation(text=(text("contains", "first\n\nsecond"),))
+    expect = expect_fields(text=(text("contains", "first\n\nsecond"),))
     assert check_turn(expect, reply("first", "second"), {}) == []
 
 
@@ -275,7 +271,7 @@ def test_a_template_regex_is_compiled_after_rendering() -> None:
 
 
 def test_a_template_that_cannot_render_fails_its_check_and_the_others_still_run() -> None:
-    expect = Expectation(text=(text("contains", tpl("{{ missing }}")), text("contains", "Ada", line=8)))
+    expect = expect_fields(text=(text("contains", tpl("{{ missing }}")), text("contains", "Ada", line=8)))
     failures = check_turn(expect, reply("Hello"), CONTEXT)
     assert [(f.check, f.actual) for f in failures] == [
         (
@@ -587,7 +583,7 @@ def test_describe_tool_check_without_context_shows_template_sources() -> None:
 
 
 def test_finish_reason_must_be_one_of_the_accepted() -> None:
-    expect = Expectation(finish_reason=("stop",), finish_reason_location=LOC)
+    expect = expect_fields(finish_reason=("stop",), finish_reason_location=LOC)
     assert check_turn(expect, reply("x", finish_reason="stop"), {}) == []
     assert only(check_turn(expect, reply("x", finish_reason="length"), {})) == (
         'finish_reason is "stop"',
@@ -596,7 +592,7 @@ def test_finish_reason_must_be_one_of_the_accepted() -> None:
 
 
 def test_several_finish_reasons_are_listed_and_a_missing_one_is_said() -> None:
-    expect = Expectation(finish_reason=("stop", "length"))
+    expect = expect_fields(finish_reason=("stop", "length"))
     assert only(check_turn(expect, reply("x"), {})) == (
         'finish_reason is one of "stop", "length"',
         "no finish reason arrived",
@@ -604,13 +600,13 @@ def test_several_finish_reasons_are_listed_and_a_missing_one_is_said() -> None:
 
 
 def test_latency_limits_report_the_measured_time() -> None:
-    expect = Expectation(max_first_token_ms=800, max_total_ms=5000, latency_location=LOC)
+    expect = expect_fields(max_first_token_ms=800, max_total_ms=5000, latency_location=LOC)
     slow = reply("x", timings=Timings(first_token_ms=1203.4, total_ms=5000.0))
     assert only(check_turn(expect, slow, {})) == ("first token within 800 ms", "first token after 1203 ms")
 
 
 def test_a_late_time_never_rounds_down_to_the_limit() -> None:
-    expect = Expectation(max_total_ms=5000)
+    expect = expect_fields(max_total_ms=5000)
     slow = reply("x", timings=Timings(first_token_ms=10, total_ms=5000.2))
     assert only(check_turn(expect, slow, {})) == (
         "turn finished within 5000 ms",
@@ -619,7 +615,7 @@ def test_a_late_time_never_rounds_down_to_the_limit() -> None:
 
 
 def test_missing_timings_fail_their_limits() -> None:
-    expect = Expectation(max_first_token_ms=800.5, max_total_ms=5000)
+    expect = expect_fields(max_first_token_ms=800.5, max_total_ms=5000)
     assert [(f.check, f.actual) for f in check_turn(expect, reply(), {})] == [
         ("first token within 800.5 ms", "no text token arrived"),
         ("turn finished within 5000 ms", "the turn never finished"),
@@ -627,7 +623,7 @@ def test_missing_timings_fail_their_limits() -> None:
 
 
 def test_all_checks_run_and_failures_follow_the_order_of_the_checks() -> None:
-    expect = Expectation(
+    expect = expect_fields(
         text=(text("contains", "Ada"), text("contains", "Bob")),
         tool_calls=(ToolCheck("none", LOC),),
         finish_reason=("stop",),
@@ -646,7 +642,7 @@ def test_all_checks_run_and_failures_follow_the_order_of_the_checks() -> None:
 
 
 def test_an_empty_expectation_passes_anything() -> None:
-    assert check_turn(Expectation(), reply(), {}) == []
+    assert check_turn(expect_fields(), reply(), {}) == []
 
 
 # --- saves -------------------------------------------------------------------------------------
@@ -800,7 +796,7 @@ def test_every_rule_is_tried_and_found_values_are_kept() -> None:
 
 
 def test_reasoning_checks_read_the_reasoning_and_say_so() -> None:
-    expect = Expectation(reasoning=(text("contains", "calculator"), text("not_contains", "guess")))
+    expect = expect_fields(reasoning=(text("contains", "calculator"), text("not_contains", "guess")))
     transcript = reply("4", reasoning_blocks=["I will guess."])
     assert [(f.check, f.actual) for f in check_turn(expect, transcript, CONTEXT)] == [
         ('reasoning contains "calculator"', 'reasoning was "I will guess."'),
@@ -891,7 +887,7 @@ DOC_SOURCE = Source("document", "s2", title="Terms", media_type="application/pdf
 
 
 def check_parts(transcript: TurnTranscript, **fields: Any) -> list[tuple[str, str]]:
-    failures = check_turn(Expectation(**fields), transcript, CONTEXT)
+    failures = check_turn(expect_fields(**fields), transcript, CONTEXT)
     return [(failure.check, failure.actual) for failure in failures]
 
 

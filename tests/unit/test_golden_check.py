@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from convtest.assertions import Failure
+from convtest.checks.base import Failure
 from convtest.golden import check_golden
 from convtest.golden import store as golden_store
 from convtest.golden.document import golden_document

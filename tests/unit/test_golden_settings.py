@@ -10,7 +10,7 @@ import pytest
 from convtest.exceptions import SuiteError
 from convtest.models import GoldenSettings, Suite
 from convtest.suite import load_suite_text
-from convtest.suite_golden import GOLDEN_KEYS, GOLDEN_TEXT_MODES, GOLDEN_TOOL_INPUT_MODES
+from convtest.suite.golden import GOLDEN_KEYS, GOLDEN_TEXT_MODES, GOLDEN_TOOL_INPUT_MODES
 
 FILE = "suites/t.yaml"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "suite-format.md"

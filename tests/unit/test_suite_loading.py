@@ -5,30 +5,34 @@ from __future__ import annotations
 import re
 import textwrap
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from builders import expect_fields
 
-from convtest import suite as suite_module
-from convtest import suite_protocol
-from convtest.exceptions import Location, SuiteError
-from convtest.models import (
+from convtest.checks import counts, finish, parts, python, tools
+from convtest.checks.counts import Count
+from convtest.checks.finish import FinishReasonCheck
+from convtest.checks.parts import (
     NO_ERRORS,
-    Conversation,
-    Count,
+    NOT_ABORTED,
+    AbortedCheck,
+    DataChecks,
     ErrorsCheck,
-    Expectation,
-    SaveRule,
     SourcesCheck,
-    Suite,
-    TextCheck,
-    ToolCallPattern,
-    ToolCheck,
-    Turn,
+    StepsCheck,
     UnknownEventsCheck,
 )
-from convtest.suite import is_suite_file, load_suite, load_suite_text
+from convtest.checks.registry import check_registry
+from convtest.checks.text import IGNORE_CASE, TextChecks
+from convtest.checks.text_model import TextCheck
+from convtest.checks.tools import ToolCallPattern, ToolCheck, ToolChecks
+from convtest.exceptions import Location, SuiteError
+from convtest.models import Conversation, Expectation, SaveRule, Suite, Turn
+from convtest.suite import is_suite_file, load_suite, load_suite_text, loader, save
 from convtest.templating import Template
 
+T = TypeVar("T")
 FILE = "suites/t.yaml"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "suite-format.md"
 
@@ -72,12 +76,20 @@ def expectation(expect: str) -> Expectation:
     return suite.conversations[0].turns[0].expect
 
 
+def checks_of(expect: Expectation, kind: type[T]) -> T:
+    """The one check of an expectation built by the kind whose check type is ``kind``."""
+    (found,) = (check for check in expect.checks if isinstance(check, kind))
+    return found
+
+
 def text_checks(expect: str) -> tuple[TextCheck, ...]:
-    return expectation(expect).text
+    found = [check for check in expectation(expect).checks if isinstance(check, TextChecks)]
+    return next((check.checks for check in found if check.subject == "text"), ())
 
 
 def tool_checks(expect: str) -> tuple[ToolCheck, ...]:
-    return expectation(expect).tool_calls
+    found = [check for check in expectation(expect).checks if isinstance(check, ToolChecks)]
+    return found[0].checks if found else ()
 
 
 def one_turn_error(expect: str) -> SuiteError:
@@ -131,7 +143,7 @@ def test_full_valid_suite_builds_the_exact_model() -> None:
                 index=1,
                 user=Template("Hi, my name is {{ customer }}", at(18)),
                 location=at(18),
-                expect=Expectation(
+                expect=expect_fields(
                     text=(TextCheck("contains", at(20), values=("Ada",)),),
                     tool_calls=(ToolCheck("none", at(21)),),
                     finish_reason=("stop", "length"),
@@ -148,7 +160,7 @@ def test_full_valid_suite_builds_the_exact_model() -> None:
                 index=2,
                 user=Template("Where is {{ tracking }}?", at(26)),
                 location=at(26),
-                expect=Expectation(finish_reason=("stop",), finish_reason_location=at(8)),
+                expect=expect_fields(finish_reason=("stop",), finish_reason_location=at(8)),
             ),
         ),
         tags=("smoke", "memory"),
@@ -166,7 +178,7 @@ def test_full_valid_suite_builds_the_exact_model() -> None:
                 index=1,
                 user="hello",
                 location=at(29),
-                expect=Expectation(finish_reason=("stop",), finish_reason_location=at(8)),
+                expect=expect_fields(finish_reason=("stop",), finish_reason_location=at(8)),
             ),
         ),
         tags=("smoke",),
@@ -189,7 +201,7 @@ def test_minimal_suite_takes_its_name_from_the_file_and_platform_web() -> None:
         {},
     )
     assert (conversation.skip, conversation.xfail) == (None, None)
-    assert conversation.turns[0].expect == Expectation()
+    assert conversation.turns[0].expect == expect_fields()
 
 
 def test_load_suite_reads_the_file_and_names_it_by_display_path(tmp_path: Path) -> None:
@@ -441,7 +453,7 @@ def test_template_operands_compile_and_template_regexes_are_left_uncompiled() ->
                   text: {contains: "{{ name }}", matches: "{{ pattern }}"}
         """
     )
-    contains, matches = suite.conversations[0].turns[0].expect.text
+    contains, matches = checks_of(suite.conversations[0].turns[0].expect, TextChecks).checks
     assert contains.values == (Template("{{ name }}", at(7)),)
     assert isinstance(contains.values[0], Template)
     assert contains.values[0].location == at(7)
@@ -548,14 +560,17 @@ def test_tool_check_forms(expect: str, expected: ToolCheck) -> None:
 
 
 def test_finish_reason_string_or_list_with_its_location() -> None:
-    assert expectation("finish_reason: stop") == Expectation(
+    assert expectation("finish_reason: stop") == expect_fields(
         finish_reason=("stop",), finish_reason_location=at(6)
     )
-    assert expectation("finish_reason: [stop, length]").finish_reason == ("stop", "length")
+    assert checks_of(expectation("finish_reason: [stop, length]"), FinishReasonCheck).accepted == (
+        "stop",
+        "length",
+    )
 
 
 def test_latency_maxima_become_floats_with_their_location() -> None:
-    assert expectation("latency: {total_ms: 1.5}") == Expectation(max_total_ms=1.5, latency_location=at(6))
+    assert expectation("latency: {total_ms: 1.5}") == expect_fields(max_total_ms=1.5, latency_location=at(6))
 
 
 # --- defaults -------------------------------------------------------------------------------------
@@ -592,13 +607,13 @@ def test_defaults_merge_tags_vars_platform_and_expect() -> None:
     assert conversation.platform == "whatsapp"
     default_text = (TextCheck("not_contains", at(7), values=("error",)),)
     first, second, third = (turn.expect for turn in conversation.turns)
-    assert first == Expectation(text=default_text, finish_reason=("stop",), finish_reason_location=at(6))
-    assert second == Expectation(
+    assert first == expect_fields(text=default_text, finish_reason=("stop",), finish_reason_location=at(6))
+    assert second == expect_fields(
         text=(TextCheck("contains", at(16), values=("b",)),),
         finish_reason=("stop",),
         finish_reason_location=at(6),
     )
-    assert third == Expectation(text=default_text, max_total_ms=100.0, latency_location=at(20))
+    assert third == expect_fields(text=default_text, max_total_ms=100.0, latency_location=at(20))
 
 
 def test_conversation_platform_overrides_the_default() -> None:
@@ -1314,7 +1329,7 @@ def test_anchors_and_merge_keys_work_and_explicit_keys_win() -> None:
     )
     first, second = suite.conversations[0].turns
     assert (first.user, first.location) == ("hello", at(4))
-    assert second.expect.text == (
+    assert checks_of(second.expect, TextChecks).checks == (
         TextCheck("contains", at(14), values=("thanks",)),
         TextCheck("not_contains", at(2), values=("rude",)),
     )
@@ -1340,11 +1355,11 @@ def test_an_anchored_list_of_mappings_merges_also_after_it_was_used_elsewhere() 
         """
     )
     first, second = suite.conversations[0].turns
-    assert [(check.op, check.values) for check in first.expect.text] == [
+    assert [(check.op, check.values) for check in checks_of(first.expect, TextChecks).checks] == [
         ("contains", ("please",)),
         ("not_contains", ("rude",)),
     ]
-    assert [(check.op, check.values) for check in second.expect.text] == [
+    assert [(check.op, check.values) for check in checks_of(second.expect, TextChecks).checks] == [
         ("contains", ("thanks",)),
         ("not_contains", ("rude",)),
     ]
@@ -1404,22 +1419,23 @@ def test_is_suite_file_is_false_for_a_missing_file(tmp_path: Path) -> None:
 # --- the docs -------------------------------------------------------------------------------------
 
 KEY_SETS = [
-    suite_module.TOP_LEVEL_KEYS,
-    suite_module.DEFAULTS_KEYS,
-    suite_module.CONVERSATION_KEYS,
-    suite_module.TURN_KEYS,
-    suite_module.EXPECT_KEYS,
-    suite_module.TEXT_CHECK_KEYS,
-    suite_module.TOOL_CHECK_KEYS,
-    suite_module.TOOL_CALL_KEYS,
-    suite_module.LATENCY_KEYS,
-    suite_module.SAVE_RULE_KEYS,
-    suite_module.SAVE_SOURCES,
-    suite_protocol.SOURCES_KEYS,
-    suite_protocol.ERRORS_KEYS,
-    suite_protocol.COUNT_KEYS,
-    suite_protocol.TIMEOUT_KEYS,
-    suite_protocol.UNKNOWN_EVENTS_KEYS,
+    loader.TOP_LEVEL_KEYS,
+    loader.DEFAULTS_KEYS,
+    loader.CONVERSATION_KEYS,
+    loader.TURN_KEYS,
+    check_registry().kind_keys,
+    check_registry().operator_keys | {IGNORE_CASE},
+    tools.TOOL_CHECK_KEYS,
+    tools.TOOL_CALL_KEYS,
+    finish.LATENCY_KEYS,
+    save.SAVE_RULE_KEYS,
+    save.SAVE_SOURCES,
+    parts.SOURCES_KEYS,
+    parts.ERRORS_KEYS,
+    counts.COUNT_KEYS,
+    loader.TIMEOUT_KEYS,
+    parts.UNKNOWN_EVENTS_KEYS,
+    python.PYTHON_KEYS,
 ]
 
 
@@ -1477,37 +1493,41 @@ def test_protocol_checks_load_into_the_expectation() -> None:
         """
     )
     expect = turn.expect
-    assert expect.reasoning == (TextCheck("contains", at(6), ("calculator",)),)
-    assert expect.sources == SourcesCheck(
+    assert TextChecks("reasoning", (TextCheck("contains", at(6), ("calculator",)),)) in expect.checks
+    assert checks_of(expect, SourcesCheck) == SourcesCheck(
         at(7), Count(at(7), 1, None), ("help.example",), ("Returns", "Terms")
     )
-    session, weather = expect.data
+    session, weather = checks_of(expect, DataChecks).checks
     assert (session.name, isinstance(session.expected, Template), session.location) == (
         "session",
         True,
         at(8),
     )
     assert (weather.name, weather.expected) == ("weather", {"city": "Oslo"})
-    assert expect.errors == ErrorsCheck(at(9), Count(at(9), 1, 1), ("quota",))
-    assert expect.steps == Count(at(10), 1, 3)
-    assert (expect.aborted, expect.aborted_location) == (True, at(11))
-    assert expect.unknown_events == UnknownEventsCheck(at(12), None, ("brand-new-chunk",))
+    assert checks_of(expect, ErrorsCheck) == ErrorsCheck(at(9), Count(at(9), 1, 1), ("quota",))
+    assert checks_of(expect, StepsCheck) == StepsCheck(Count(at(10), 1, 3))
+    assert checks_of(expect, AbortedCheck) == AbortedCheck(True, at(11))
+    assert checks_of(expect, UnknownEventsCheck) == UnknownEventsCheck(at(12), None, ("brand-new-chunk",))
 
 
 def test_a_turn_without_protocol_checks_forbids_error_chunks_and_aborts() -> None:
     expect = only_turn("text: {contains: a}").expect
-    assert (expect.errors, expect.aborted, expect.sources, expect.steps) == (NO_ERRORS, False, None, None)
+    assert expect.checks == (
+        TextChecks("text", (TextCheck("contains", at(6), ("a",)),)),
+        NO_ERRORS,
+        NOT_ABORTED,
+    )
 
 
 def test_null_turns_the_error_and_abort_defaults_off() -> None:
     expect = only_turn("errors: null\naborted: null\nsteps: 2").expect
-    assert (expect.errors, expect.aborted, expect.steps) == (None, None, Count(at(8), 2, 2))
+    assert expect.checks == (StepsCheck(Count(at(8), 2, 2)),)
 
 
 def test_none_true_means_a_count_of_zero() -> None:
     expect = only_turn("sources: {none: true}\nerrors: {none: true}").expect
-    assert expect.sources is not None and expect.sources.count == Count(at(6), 0, 0)
-    assert expect.errors is not None and expect.errors.count == Count(at(7), 0, 0)
+    assert checks_of(expect, SourcesCheck).count == Count(at(6), 0, 0)
+    assert checks_of(expect, ErrorsCheck).count == Count(at(7), 0, 0)
 
 
 def test_tool_call_error_and_input_schema_load_with_the_schema_compiled() -> None:
@@ -1520,7 +1540,7 @@ def test_tool_call_error_and_input_schema_load_with_the_schema_compiled() -> Non
           - {name: calculate, error: false}
         """
     )
-    (check,) = turn.expect.tool_calls
+    (check,) = checks_of(turn.expect, ToolChecks).checks
     stock, calc = check.calls
     assert (stock.error, calc.error, calc.input_schema) == ("HTTP 503", False, None)
     assert stock.input_schema is not None
@@ -1553,7 +1573,7 @@ def test_the_schema_dialect_follows_dollar_schema() -> None:
             input_schema: {$schema: "http://json-schema.org/draft-07/schema#", type: object}
         """
     )
-    (check,) = turn.expect.tool_calls
+    (check,) = checks_of(turn.expect, ToolChecks).checks
     assert type(check.calls[0].input_schema).__name__ == "Draft7Validator"
 
 

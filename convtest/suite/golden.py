@@ -1,6 +1,6 @@
 """Loading ``golden:`` (in ``defaults``, a conversation or a turn) and keeping golden file names apart.
 
-:mod:`convtest.suite` owns the file's structure and calls these with its line-aware context, whose
+:mod:`convtest.suite.loader` owns the file's structure and calls these with its line-aware context, whose
 readers record every mistake at its YAML line and let loading go on.
 """
 
@@ -13,11 +13,11 @@ from convtest.exceptions import SuiteError
 from convtest.golden.document import TURN_FIELDS
 from convtest.golden.store import golden_slug
 from convtest.models import Conversation, GoldenSettings, GoldenText, GoldenToolInput, InvalidConversation
+from convtest.suite.reader import Reader
+from convtest.suite.tree import Entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from convtest.suite import _Context, _Entry
 
 __all__ = ["GOLDEN_KEYS", "GOLDEN_TEXT_MODES", "GOLDEN_TOOL_INPUT_MODES", "claim_golden_file", "parse_golden"]
 
@@ -28,7 +28,7 @@ _WILDCARDS: Final = ("*", "**")
 
 
 def parse_golden(
-    ctx: _Context, entry: _Entry | None, base: GoldenSettings | None, *, turn: bool = False
+    reader: Reader, entry: Entry | None, base: GoldenSettings | None, *, turn: bool = False
 ) -> GoldenSettings | None:
     """``golden``: ``true``/``false`` switches the golden check on or off; a mapping switches it on
     and changes the inherited settings key by key, ``ignore`` lists adding up. A turn can only
@@ -40,23 +40,25 @@ def parse_golden(
         return (base or GoldenSettings()) if node.value else None
     if node.kind != "mapping":
         expected = "a mapping of comparison settings" if turn else "true, false or a mapping of settings"
-        ctx.type_error(node, "`golden`", expected)
+        reader.type_error(node, "`golden`", expected)
         return base
     if base is None and turn:
-        ctx.error(
+        reader.error(
             "`golden` settings of a turn need a golden conversation: "
             "set `golden: true` on the conversation or in `defaults`",
             entry.line,
         )
         return None
-    entries = ctx.mapping(node, "`golden`", GOLDEN_KEYS) or {}
+    entries = reader.mapping(node, "`golden`", GOLDEN_KEYS) or {}
     start = base or GoldenSettings()
-    changes = {key: value for key, item in entries.items() if (value := _PARSERS[key](ctx, item)) is not None}
+    changes = {
+        key: value for key, item in entries.items() if (value := _PARSERS[key](reader, item)) is not None
+    }
     if "ignore" in changes:
         changes["ignore"] = tuple(dict.fromkeys((*start.ignore, *changes["ignore"])))
     settings = dataclasses.replace(start, **changes)
     if "similarity" in entries and settings.text != "similarity":
-        ctx.error("`similarity` only applies with `text: similarity`", entries["similarity"].line)
+        reader.error("`similarity` only applies with `text: similarity`", entries["similarity"].line)
     return settings
 
 
@@ -78,51 +80,51 @@ def claim_golden_file(
     return InvalidConversation(entry.name, entry.location, (error,))
 
 
-def _ignore(ctx: _Context, entry: _Entry) -> tuple[str, ...] | None:
-    paths = ctx.strings(entry.value, "`ignore`", single_ok=True)
+def _ignore(reader: Reader, entry: Entry) -> tuple[str, ...] | None:
+    paths = reader.strings(entry.value, "`ignore`", single_ok=True)
     if paths is None:
         return None
-    return tuple(path for path, line in paths if _valid_path(ctx, path, line))
+    return tuple(path for path, line in paths if _valid_path(reader, path, line))
 
 
-def _valid_path(ctx: _Context, path: str, line: int) -> bool:
+def _valid_path(reader: Reader, path: str, line: int) -> bool:
     """A dotted path into a golden turn, so a typo is caught here and not silently ignoring nothing."""
     segments = path.split(".")
     if not all(segments):
-        ctx.error(f"`ignore` path {path!r} must be dotted keys like `tool_calls.*.output.eta`", line)
+        reader.error(f"`ignore` path {path!r} must be dotted keys like `tool_calls.*.output.eta`", line)
         return False
     first = segments[0]
     if first in TURN_FIELDS or first in _WILDCARDS:
         return True
     if first == "turns" and len(segments) > 2:
         shown = ".".join(segments[2:])
-        ctx.error(f"`ignore` paths are relative to a turn: write `{shown}`, not {path!r}", line)
+        reader.error(f"`ignore` paths are relative to a turn: write `{shown}`, not {path!r}", line)
         return False
-    hint = ctx.suggestion(first, TURN_FIELDS)
+    hint = reader.suggestion(first, TURN_FIELDS)
     fields = ", ".join(TURN_FIELDS)
-    ctx.error(
+    reader.error(
         f"`ignore` path {path!r} starts with `{first}`, not a field of a golden turn{hint} ({fields})", line
     )
     return False
 
 
-def _similarity(ctx: _Context, entry: _Entry) -> float | None:
+def _similarity(reader: Reader, entry: Entry) -> float | None:
     node, expected = entry.value, "a number above 0 and at most 1 (e.g. 0.85)"
     if node.kind != "number":
-        ctx.type_error(node, "`similarity`", expected)
+        reader.type_error(node, "`similarity`", expected)
         return None
     if not 0 < node.value <= 1:
-        ctx.error(f"`similarity` must be {expected}, got {node.text}", node.line)
+        reader.error(f"`similarity` must be {expected}, got {node.text}", node.line)
         return None
     return float(node.value)
 
 
-_PARSERS: Final[dict[str, Callable[[_Context, _Entry], Any]]] = {
+_PARSERS: Final[dict[str, Callable[[Reader, Entry], Any]]] = {
     "ignore": _ignore,
-    "text": lambda ctx, entry: ctx.choice(entry.value, "`text`", GOLDEN_TEXT_MODES, noun="mode"),
+    "text": lambda reader, entry: reader.choice(entry.value, "`text`", GOLDEN_TEXT_MODES, noun="mode"),
     "similarity": _similarity,
-    "tool_input": lambda ctx, entry: ctx.choice(
+    "tool_input": lambda reader, entry: reader.choice(
         entry.value, "`tool_input`", GOLDEN_TOOL_INPUT_MODES, noun="mode"
     ),
-    "ignore_order": lambda ctx, entry: ctx.boolean(entry.value, "`ignore_order`"),
+    "ignore_order": lambda reader, entry: reader.boolean(entry.value, "`ignore_order`"),
 }

@@ -1,0 +1,199 @@
+"""``expect: {python: "mypkg.checks:polite"}``: a check written as the user's own Python function.
+
+The function is imported when the suite loads (a missing module or function is reported at its
+line). It is called with the :class:`~convtest.checks.base.CheckContext` (the turn's
+transcript, the conversation so far, the template variables) and the ``args`` as keyword
+arguments. It passes by returning None or True, and fails by returning False, a
+:class:`Verdict` or a ``(passed, message)`` pair, or by raising ``AssertionError``; any other
+exception fails the turn with the function's own traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+from convtest.checks.base import CheckContext, CheckKind, Failure
+from convtest.exceptions import Location, TemplateRenderError
+from convtest.templating import Template, render_value, templates_in
+
+if TYPE_CHECKING:
+    from convtest.suite.reader import Reader
+    from convtest.suite.tree import Entry
+
+__all__ = ["PYTHON", "PYTHON_KEYS", "PythonCheck", "Verdict", "import_function"]
+
+PYTHON_KEYS: Final = frozenset({"check", "args"})
+_INDENT: Final = " " * 10
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a check function may return to fail with a message of its own (or to pass)."""
+
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PythonCheck:
+    """A user's function, imported at load time, and its keyword arguments."""
+
+    #: as written: ``mypkg.checks:polite`` or ``checks/polite.py:polite``
+    reference: str
+    function: Callable[..., Any] = field(compare=False)
+    location: Location
+    #: string leaves may be templates, rendered per turn
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def evaluate(self, context: CheckContext) -> Sequence[Failure]:
+        description = self._describe()
+        try:
+            args = render_value(dict(self.args), context.variables)
+        except TemplateRenderError as exc:
+            return (Failure(description, f"could not render its args: {exc}", self.location),)
+        try:
+            outcome = self.function(context, **args)
+        except AssertionError as exc:
+            return (Failure(description, _assertion_message(exc), self.location),)
+        except Exception as exc:  # the user's code: show its own traceback, not ours
+            return (Failure(description, _raised(exc), self.location),)
+        problem = _outcome_problem(outcome)
+        return () if problem is None else (Failure(description, problem, self.location),)
+
+    def templates(self) -> Iterator[Template]:
+        yield from templates_in(dict(self.args))
+
+    def _describe(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.args.items())
+        return f"python check {self.reference}" + (f"({shown})" if shown else "") + " holds"
+
+
+def _outcome_problem(outcome: Any) -> str | None:
+    """None when the outcome is a pass; else what the failure says came instead."""
+    if outcome is None or outcome is True:
+        return None
+    if outcome is False:
+        return "it returned False"
+    if isinstance(outcome, Verdict):
+        return None if outcome.passed else outcome.message or "it returned a failing Verdict"
+    if isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[0], bool):
+        return None if outcome[0] else str(outcome[1]) or "it returned (False, '')"
+    return (
+        f"it returned {type(outcome).__name__} {outcome!r:.60}; a check returns None or True to pass, "
+        "False, a (passed, message) pair or convtest.checks.Verdict"
+    )
+
+
+def _user_frames(exc: BaseException) -> list[str]:
+    """The traceback from the user's function down: the frame that called it is convtest's."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    return traceback.format_exception(type(exc), exc, tb)
+
+
+def _raised(exc: Exception) -> str:
+    lines = "".join(_user_frames(exc)).rstrip().splitlines()
+    return f"it raised {type(exc).__name__}: {exc}\n" + "\n".join(_INDENT + line for line in lines)
+
+
+def _assertion_message(exc: AssertionError) -> str:
+    if str(exc):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    line = frames[-1].line if frames else None
+    return f"assertion failed: {line}" if line else "assertion failed"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
+    """``module.path:function`` (importable, or a module beside the suite) or ``file.py:function``
+    (relative to ``folder``, the suite's); raises ValueError saying what is wrong."""
+    target, colon, name = reference.rpartition(":")
+    if not colon or not target or not name:
+        raise ValueError("expected `module:function` or `path/to/file.py:function`")
+    module = _load_module(target, folder)
+    function = getattr(module, name, None)
+    if function is None:
+        names = sorted(attr for attr, value in vars(module).items() if inspect.isfunction(value))
+        known = f" (functions: {', '.join(names)})" if names else ""
+        raise ValueError(f"`{target}` has no function `{name}`{known}")
+    if not callable(function):
+        raise ValueError(f"`{target}:{name}` is a {type(function).__name__}, not a function")
+    if inspect.iscoroutinefunction(function):
+        raise ValueError(f"`{target}:{name}` is async; a check function must be a plain function")
+    return function  # type: ignore[no-any-return]
+
+
+def _load_module(target: str, folder: Path | None) -> ModuleType:
+    if target.endswith(".py"):
+        path = (folder or Path.cwd()) / target
+        if not path.is_file():
+            raise ValueError(f"no file {path}")
+        spec = importlib.util.spec_from_file_location(f"convtest_check_{path.stem}", path)
+        if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+            raise ValueError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        loader = spec.loader
+
+        def execute() -> ModuleType:
+            loader.exec_module(module)
+            return module
+
+        return _run_import(execute, target)
+    try:
+        return _run_import(lambda: importlib.import_module(target), target)
+    except ValueError:
+        if folder is None or str(folder) in sys.path:
+            raise
+    sys.path.append(str(folder))  # a module beside the suite, as pytest's rootdir conftest finds one
+    return _run_import(lambda: importlib.import_module(target), target)
+
+
+def _run_import(load: Callable[[], ModuleType | None], target: str) -> ModuleType:
+    try:
+        module = load()
+    except Exception as exc:  # the user's module failed to import: say why, keep going
+        raise ValueError(f"cannot import `{target}`: {type(exc).__name__}: {exc}") from None
+    if module is None:  # exec_module fills the module made beforehand
+        raise ValueError(f"cannot import `{target}`")
+    return module
+
+
+def _parse(reader: Reader, entry: Entry) -> PythonCheck | None:
+    """``python: "mod:func"`` or ``python: {check: "mod:func", args: {...}}``."""
+    node = entry.value
+    if node.kind == "null":
+        return None
+    args: Mapping[str, Any] = {}
+    if node.kind == "mapping":
+        entries = reader.mapping(node, "`python`", PYTHON_KEYS, required=("check",))
+        if entries is None or "check" not in entries:
+            return None
+        reference_node = entries["check"].value
+        if "args" in entries:
+            args = reader.mapping_value(entries["args"].value, "`args`") or {}
+    else:
+        reference_node = node
+    expected = 'a "module:function" string or a mapping with `check` and `args`'
+    reference = reader.string(reference_node, "`python`", expected=expected, empty_ok=False)
+    if reference is None:
+        return None
+    try:
+        function = import_function(reference, reader.folder)
+    except ValueError as exc:
+        reader.error(f"python check `{reference}`: {exc}", reference_node.line)
+        return None
+    return PythonCheck(reference, function, reader.at(entry.line), args)
+
+
+PYTHON = CheckKind("python", _parse, order=150, scopes=frozenset({"turn", "conversation"}))
