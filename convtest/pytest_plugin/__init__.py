@@ -7,6 +7,7 @@ pytest (see :mod:`convtest.session`).
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 from collections.abc import Generator
@@ -41,17 +42,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convtest-concurrency",
         metavar="N",
-        type=_positive_int,
+        type=_concurrency,
         default=1,
         help="conversations in flight at once in this process (turns of one conversation stay in "
         "order; pytest still reports them one by one, in order); default 1",
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def _concurrency(text: str) -> int:
+    """argparse prefixes the message with the option's name; pytest makes it a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value
 
 
