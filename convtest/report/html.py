@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from convtest.report.chart import format_ms
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 from convtest.report.view import RunInfo, build_view
 
 __all__ = ["RunInfo", "render_report", "write_report"]

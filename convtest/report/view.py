@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from convtest.report.chart import Chart, Sample, latency_chart
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 
 __all__ = ["OUTCOMES", "ConversationView", "ReportView", "RunInfo", "SuiteView", "TurnView", "build_view"]
 

@@ -332,10 +332,18 @@ def test_concurrency_under_xdist(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=9, failed=1)
 
 
-def test_concurrency_must_be_a_positive_number(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("given", ["0", "-2", "two", "1.5"])
+def test_concurrency_that_is_not_a_whole_number_from_1_is_a_usage_error_saying_so(
+    pytester: pytest.Pytester, given: str
+) -> None:
     write(pytester, "greet.yaml", GREETING_SUITE)
-    result = pytester.runpytest("--convtest-concurrency", "0")
+    result = pytester.runpytest(f"--convtest-concurrency={given}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*: error: argument --convtest-concurrency: expected a whole number >= 1, got '{given}'"]
+    )
+    assert "invalid" not in result.stderr.str()  # argparse's words for a failed type function
+    assert "Traceback" not in result.stderr.str()
 
 
 def test_failure_text_shows_reasoning_sources_and_retries(

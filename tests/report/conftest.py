@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from report_samples import sample_entries
 
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 from convtest.report.html import RunInfo
 
 

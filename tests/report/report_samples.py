@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 
 XSS_SCRIPT = "<script>window.__xss=1</script>"
 XSS_IMG = '<img src=x onerror="window.__xss=2">'

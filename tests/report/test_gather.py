@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from convtest.report.gather import ITEM_ATTR, Gatherer
+from convtest.pytest_plugin.gather import ITEM_ATTR, Gatherer
 
 META = {"kind": "conversation", "name": "greets", "file": "s.yaml", "location": "s.yaml:3", "tags": ["smoke"]}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from report_samples import XSS_CLOSE, XSS_IMG, XSS_SCRIPT, entry, tool, turn
 
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 from convtest.report.html import render_report, write_report
 from convtest.report.view import RunInfo, build_view
 

@@ -25,7 +25,7 @@ RENDER_FROM_INSTALL = """
 import sys
 from datetime import datetime, timezone
 import convtest.templates
-from convtest.report.gather import Entry
+from convtest.report.entry import Entry
 from convtest.report.html import RunInfo, render_report
 
 assert convtest.templates.__file__.startswith(sys.argv[1]), convtest.templates.__file__

@@ -11,7 +11,7 @@ from pathlib import Path
 SCRIPT = textwrap.dedent(
     """
     import sys
-    import convtest.plugin
+    import convtest.pytest_plugin
     from convtest.suite import load_suite_text
 
     def loaded():
@@ -42,7 +42,8 @@ UNRELATED_TEST = textwrap.dedent(
     import sys
 
     def test_unrelated():
-        heavy = ("convtest.collect", "convtest.suite", "convtest.session", "httpx", "yaml", "jinja2")
+        heavy = ("convtest.pytest_plugin.collect", "convtest.suite", "convtest.session", "httpx", "yaml",
+                 "jinja2")
         print("LOADED", sorted(name for name in heavy if name in sys.modules))
     """
 )
@@ -55,7 +56,7 @@ def test_a_pytest_run_without_suites_loads_none_of_the_suite_machinery(tmp_path:
     (tmp_path / "ci.yaml").write_text("jobs:\n  test: {runs-on: ubuntu}\n")
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-s", "-p", "convtest.plugin"],
+        [sys.executable, "-m", "pytest", "-s", "-p", "convtest.pytest_plugin"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

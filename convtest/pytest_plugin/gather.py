@@ -1,4 +1,5 @@
-"""From pytest reports to report entries: one :class:`Entry` per conversation, whatever its fate.
+"""From pytest reports to report entries: one :class:`~convtest.report.entry.Entry` per
+conversation, whatever its fate.
 
 Runs in the controller. Everything it reads travels on the test reports as plain attributes
 (``report.convtest`` for the result, ``report.convtest_item`` for what the item is), so under
@@ -7,38 +8,17 @@ pytest-xdist the workers' reports carry the same data as in-process ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from convtest.collect import ConversationItem, InvalidItem
+from convtest.pytest_plugin.collect import ConversationItem, InvalidItem
+from convtest.report.entry import Entry
 
-__all__ = ["ITEM_ATTR", "Entry", "Gatherer", "describe_item"]
+__all__ = ["ITEM_ATTR", "Gatherer", "describe_item"]
 
 #: the report attribute that says which conversation (or invalid suite entry) a report is about
 ITEM_ATTR = "convtest_item"
-
-
-@dataclass(slots=True)
-class Entry:
-    """One conversation as the report shows it: what it is, how it ended, and why."""
-
-    nodeid: str
-    name: str
-    #: the suite file, relative to the rootdir: the report groups by it
-    file: str
-    location: str
-    #: ``conversation``, ``invalid`` (failed validation) or ``collect`` (collection error)
-    kind: str
-    tags: list[str] = field(default_factory=list)
-    #: passed, failed, error, skipped, xfailed or xpassed
-    outcome: str = "passed"
-    duration_s: float = 0.0
-    #: ``ConversationResult.to_dict()``; None for items that never ran a conversation
-    data: dict[str, Any] | None = None
-    #: pytest's own words: failure text, skip or xfail reason, errors in setup or teardown
-    messages: list[str] = field(default_factory=list)
 
 
 def describe_item(item: pytest.Item) -> dict[str, Any] | None:

@@ -1,89 +1,31 @@
-"""The pytest plugin (entry point ``pytest11``): options, collection hook, per-process state.
+"""The pytest plugin (entry point ``pytest11``): options and hooks only.
 
-Thin glue: everything it calls works without pytest (see :mod:`convtest.session`).
+Thin glue: the per-process state lives in :mod:`.state`, the nodes in :mod:`.collect`, the golden
+and report bookkeeping in :mod:`.goldens` and :mod:`.report`; everything they call works without
+pytest (see :mod:`convtest.session`).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
 import pytest
 
-from convtest.golden_plugin import add_golden_options, register_goldens
-from convtest.report_plugin import add_report_option, register_report
+from convtest.pytest_plugin.goldens import add_golden_options, register_goldens
+from convtest.pytest_plugin.report import add_report_option, register_report
+from convtest.pytest_plugin.state import close_state, start_state
 from convtest.sniff import is_suite_file
 
 if TYPE_CHECKING:
-    from convtest.collect import ConversationItem, SuiteFile
-    from convtest.config import Config
-    from convtest.lookahead import Lookahead
-    from convtest.session import RunSession
+    from convtest.pytest_plugin.collect import ConversationItem, SuiteFile
 
-__all__ = ["PluginState", "state_of"]
-
-
-class PluginState:
-    """Per-process state: the config and the run session, both created on first use so a
-    pytest run without suites pays nothing."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self._pytest_config = config
-        self._config: Config | None = None
-        self._session: RunSession | None = None
-        self._lookahead: Lookahead | None = None
-        self._tags: set[str] = set()
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from convtest.config import load_config
-
-            self._config = load_config(self._pytest_config.rootpath)
-        return self._config
-
-    @property
-    def session(self) -> RunSession:
-        if self._session is None:
-            from convtest.session import RunSession
-
-            target = self._pytest_config.getoption("convtest_target")
-            concurrency = self._pytest_config.getoption("convtest_concurrency")
-            self._session = RunSession(self.config, target=target, concurrency=concurrency)
-        return self._session
-
-    @property
-    def lookahead(self) -> Lookahead:
-        if self._lookahead is None:
-            from convtest.lookahead import Lookahead
-
-            self._lookahead = Lookahead(self.session)
-        return self._lookahead
-
-    def register_tags(self, tags: Iterable[str]) -> None:
-        """Declare suite tags as markers, so ``-m`` and ``--strict-markers`` accept them."""
-        for tag in tags:
-            if tag not in self._tags:
-                self._tags.add(tag)
-                self._pytest_config.addinivalue_line("markers", f"{tag}: convtest suite tag")
-
-    def close(self) -> None:
-        if self._lookahead is not None:
-            self._lookahead.close()
-            self._lookahead = None
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-
-_STATE = pytest.StashKey[PluginState]()
-
-
-def state_of(config: pytest.Config) -> PluginState:
-    return config.stash[_STATE]
+#: where the nodes live; imported only once a suite file is met
+_COLLECT = "convtest.pytest_plugin.collect"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,22 +42,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--convtest-concurrency",
         metavar="N",
-        type=_positive_int,
+        type=_concurrency,
         default=1,
         help="conversations in flight at once in this process (turns of one conversation stay in "
         "order; pytest still reports them one by one, in order); default 1",
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def _concurrency(text: str) -> int:
+    """argparse prefixes the message with the option's name; pytest makes it a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    state = config.stash[_STATE] = PluginState(config)
+    state = start_state(config)
     register_report(config)
     register_goldens(config)
     target = config.getoption("convtest_target")
@@ -129,9 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    state = config.stash.get(_STATE, None)
-    if state is not None:
-        state.close()
+    close_state(config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -163,7 +107,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     if file_path.suffix in (".yaml", ".yml") and is_suite_file(file_path):
-        from convtest.collect import SuiteFile  # the suite loader, only once there is a suite
+        from convtest.pytest_plugin.collect import SuiteFile  # the suite loader, once there is a suite
 
         return SuiteFile.from_parent(parent, path=file_path)
     return None
@@ -172,5 +116,5 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile 
 def is_conversation(node: object) -> TypeGuard[ConversationItem]:
     """A conversation item? Asked of every item of every run: before a suite was collected (or,
     under xdist, on the controller, which collects nothing) the answer needs no import."""
-    collect = sys.modules.get("convtest.collect")
+    collect = sys.modules.get(_COLLECT)
     return collect is not None and isinstance(node, collect.ConversationItem)

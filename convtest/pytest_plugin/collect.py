@@ -13,6 +13,7 @@ import pytest
 
 from convtest.exceptions import ConvtestError, SuiteError
 from convtest.models import Conversation, InvalidConversation
+from convtest.pytest_plugin.state import state_of
 from convtest.report.text import format_failure, format_invalid
 from convtest.runner import ConversationResult
 from convtest.suite.loader import load_suite
@@ -35,8 +36,6 @@ class SuiteFile(pytest.File):
     """A YAML suite; yields its conversations in file order, invalid ones as failing items."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from convtest.plugin import state_of
-
         try:
             suite = load_suite(self.path, display_path=self._display_path())
         except SuiteError as error:
@@ -74,11 +73,12 @@ class ConversationItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(reason=conversation.xfail, raises=ConversationFailed))
 
     def runtest(self) -> None:
-        from convtest.golden_plugin import goldens_of
-        from convtest.plugin import state_of
+        """The golden is checked (and on update written) by the process that ran the conversation."""
+        from convtest.golden.check import check_golden
 
-        self.result = state_of(self.config).lookahead.result(self, self.conversation)
-        self.result.golden = goldens_of(self.config).check(self.result, self.path)
+        state = state_of(self.config)
+        self.result = state.lookahead.result(self, self.conversation)
+        self.result.golden = check_golden(self.result, self.path, update=state.update_goldens)
         if not self.result.passed:
             raise ConversationFailed(self.result)
 

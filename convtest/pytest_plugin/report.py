@@ -50,7 +50,7 @@ class ReportPlugin:
         self.path = path
         self.controller = not hasattr(config, "workerinput")
         self._config = config
-        from convtest.report.gather import Gatherer
+        from convtest.pytest_plugin.gather import Gatherer
 
         self._gatherer = Gatherer()
         self._started = datetime.now().astimezone()
@@ -62,7 +62,7 @@ class ReportPlugin:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Every phase carries the item's description: a skipped item has no call phase."""
-        from convtest.report.gather import ITEM_ATTR, describe_item
+        from convtest.pytest_plugin.gather import ITEM_ATTR, describe_item
 
         report = yield
         description = describe_item(item)

@@ -1,10 +1,11 @@
 """``--update-goldens`` / ``--remove-unused-goldens``: the pytest glue of golden transcripts.
 
-Each conversation's golden is checked (and on update written) by the process that ran it, right
-after the run. Unused goldens are judged from collection, which only workers do under
-pytest-xdist: they send their finding in ``workeroutput``. The controller (the process without
-``workerinput``) counts outcomes from ``report.convtest["golden"]``, removes unused goldens when
-asked, and ends the run with a summary and the command to run next.
+Each conversation's golden is checked (and on update written) right after its run, by its item
+(:mod:`convtest.pytest_plugin.collect`) in the process that ran it. Unused goldens are judged
+from collection, which only workers do under pytest-xdist: they send their finding in
+``workeroutput``. The controller (the process without ``workerinput``) counts outcomes from
+``report.convtest["golden"]``, removes unused goldens when asked, and ends the run with a summary
+and the command to run next.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:
-    from convtest.golden.result import GoldenResult
     from convtest.golden.unused import SuiteGoldens, UnusedGolden
-    from convtest.runner import ConversationResult
 
-__all__ = ["GoldenPlugin", "add_golden_options", "goldens_of", "register_goldens"]
+__all__ = ["GoldenPlugin", "add_golden_options", "register_goldens"]
 
 _UPDATE: Final = "--update-goldens"
 _REMOVE: Final = "--remove-unused-goldens"
@@ -33,7 +32,6 @@ _FAILED_RUN: Final = "not written: conversation failed"
 _WRITE_ERROR: Final = "not written: write error"
 #: the order outcomes are counted in the summary line
 _OUTCOMES: Final = ("written", "unchanged", "match", "mismatch", "missing", _FAILED_RUN, _WRITE_ERROR)
-_GOLDENS = pytest.StashKey["GoldenPlugin"]()
 
 
 def add_golden_options(group: pytest.OptionGroup) -> None:
@@ -53,12 +51,7 @@ def add_golden_options(group: pytest.OptionGroup) -> None:
 
 
 def register_goldens(config: pytest.Config) -> None:
-    plugin = config.stash[_GOLDENS] = GoldenPlugin(config)
-    config.pluginmanager.register(plugin, "convtest-goldens")
-
-
-def goldens_of(config: pytest.Config) -> GoldenPlugin:
-    return config.stash[_GOLDENS]
+    config.pluginmanager.register(GoldenPlugin(config), "convtest-goldens")
 
 
 class GoldenPlugin:
@@ -74,12 +67,6 @@ class GoldenPlugin:
         self._removed: list[UnusedGolden] = []
         self._counts: Counter[str] = Counter()
 
-    def check(self, result: ConversationResult, suite_path: Path) -> GoldenResult | None:
-        """The golden check of one conversation, run where it ran (see :func:`check_golden`)."""
-        from convtest.golden.check import check_golden
-
-        return check_golden(result, suite_path, update=self.update)
-
     # --- unused goldens, from collection ----------------------------------------------------------
 
     # innermost wrapper: ``--lf`` narrows the same report in place in its own wrapper, after this one
@@ -91,16 +78,16 @@ class GoldenPlugin:
         node ids or ``--lf`` narrow the selection. A file that could not be loaded as a whole is
         not recorded, so its goldens are not judged."""
         report = yield
-        collect = sys.modules.get("convtest.collect")  # not loaded: no suite file met so far
+        collect = sys.modules.get("convtest.pytest_plugin.collect")  # not loaded: no suite file met so far
         if collect is not None and isinstance(collector, collect.SuiteFile) and report.passed:
             for node in report.result:
                 self._record(node)
         return report
 
     def _record(self, node: pytest.Item | pytest.Collector) -> None:
-        from convtest.collect import ConversationItem, InvalidItem
         from convtest.golden.unused import SuiteGoldens
         from convtest.models import InvalidConversation
+        from convtest.pytest_plugin.collect import ConversationItem, InvalidItem
 
         if isinstance(node, ConversationItem):
             suite = self._suites.setdefault(node.path, SuiteGoldens())
