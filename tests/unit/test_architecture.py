@@ -19,20 +19,6 @@ from typing import Final
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES: Final = 500
 
-#: TEMPORARY. Modules that another branch of issue 12 is restructuring (into ``convtest/suite/``
-#: and ``convtest/checks/``) and that still break these rules on this one: a rule is not applied
-#: to an import, a cycle or a length that involves one of them. The integrator empties this set
-#: once that work lands; ``test_every_allow_listed_module_still_breaks_a_rule`` fails as soon as
-#: an entry is gone or breaks no rule any more, so the set can only shrink.
-BEING_RESTRUCTURED: Final[frozenset[str]] = frozenset(
-    {
-        "convtest.assertions",  # 1,024 lines
-        "convtest.suite",  # 1,326 lines
-        "convtest.suite_golden",  # imports _Context and _Entry from convtest.suite
-        "convtest.suite_protocol",  # imports _Context, _Entry and _Node from convtest.suite
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Import:
@@ -213,10 +199,6 @@ def private_imports(modules: Mapping[str, Module]) -> list[PrivateImport]:
     ]
 
 
-def _allowed(*names: str) -> bool:
-    return any(name in BEING_RESTRUCTURED for name in names)
-
-
 # --- the package's tests ---------------------------------------------------------------------------
 
 MODULES = read_package(ROOT / "convtest")
@@ -232,12 +214,7 @@ def test_the_walk_reads_every_module_and_its_imports_run_inside_functions() -> N
 
 
 def test_no_import_cycles_among_convtest_modules() -> None:
-    graph = {
-        name: {dep for dep in deps if not _allowed(dep)}
-        for name, deps in dependency_graph(MODULES).items()
-        if not _allowed(name)
-    }
-    cycles = [" -> ".join(cycle) for cycle in find_cycles(graph)]
+    cycles = [" -> ".join(cycle) for cycle in find_cycles(dependency_graph(MODULES))]
     assert not cycles, (
         "import cycles among convtest modules (imports under `if TYPE_CHECKING:` do not count):\n  "
         + "\n  ".join(cycles)
@@ -245,7 +222,7 @@ def test_no_import_cycles_among_convtest_modules() -> None:
 
 
 def test_no_private_name_is_imported_from_another_convtest_module() -> None:
-    found = [str(imp) for imp in private_imports(MODULES) if not _allowed(imp.importer.name, imp.source)]
+    found = [str(imp) for imp in private_imports(MODULES)]
     assert not found, "private names imported from another convtest module:\n  " + "\n  ".join(found)
 
 
@@ -253,17 +230,9 @@ def test_no_module_is_over_500_lines() -> None:
     long = [
         f"{module.path.relative_to(ROOT)}: {module.lines} lines"
         for module in MODULES.values()
-        if module.lines > MAX_LINES and not _allowed(module.name)
+        if module.lines > MAX_LINES
     ]
     assert not long, f"modules over {MAX_LINES} lines (split them by job):\n  " + "\n  ".join(long)
-
-
-def test_every_allow_listed_module_still_breaks_a_rule() -> None:
-    in_cycles = {name for cycle in find_cycles(dependency_graph(MODULES)) for name in cycle}
-    private = {name for imp in private_imports(MODULES) for name in (imp.importer.name, imp.source)}
-    long = {module.name for module in MODULES.values() if module.lines > MAX_LINES}
-    stale = sorted(BEING_RESTRUCTURED - in_cycles - private - long)
-    assert not stale, f"remove from BEING_RESTRUCTURED (gone, or breaking no rule any more): {stale}"
 
 
 # --- the checker itself ----------------------------------------------------------------------------
