@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from convtest.adapters.base import Adapter, TurnRequest
+from convtest.adapters.base import Adapter, PastTurn, TurnRequest
 from convtest.assertions import Failure, check_turn, extract_saves
 from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
 from convtest.golden.result import GoldenResult
@@ -121,13 +121,16 @@ async def run_conversation(
     env = EnvVars() if env is None else env
     context: dict[str, Any] = {**conversation.vars, "env": env, "session_id": None}
     result = ConversationResult(conversation=conversation, target=adapter.name)
+    history: list[PastTurn] = []
     started = time.perf_counter()
     try:
         for turn in conversation.turns:
-            turn_result = await _run_turn(turn, conversation, adapter, context)
+            turn_result = await _run_turn(turn, conversation, adapter, context, tuple(history))
             result.turns.append(turn_result)
             if not turn_result.passed:
                 break
+            assert turn_result.user is not None and turn_result.transcript is not None
+            history.append(PastTurn(turn_result.user, turn_result.transcript))
     finally:
         result.duration_s = time.perf_counter() - started
         result.secrets = tuple(env.used.values())
@@ -135,14 +138,22 @@ async def run_conversation(
 
 
 async def _run_turn(
-    turn: Turn, conversation: Conversation, adapter: Adapter, context: dict[str, Any]
+    turn: Turn,
+    conversation: Conversation,
+    adapter: Adapter,
+    context: dict[str, Any],
+    history: tuple[PastTurn, ...],
 ) -> TurnResult:
     try:
         user = render_value(turn.user, context)
     except TemplateRenderError as exc:
         return TurnResult(turn=turn, user=None, error=exc)
     request = TurnRequest(
-        query=user, session_id=context["session_id"], platform=conversation.platform, timeouts=turn.timeouts
+        query=user,
+        session_id=context["session_id"],
+        platform=conversation.platform,
+        timeouts=turn.timeouts,
+        history=history,
     )
     try:
         transcript = await adapter.send_turn(request)
