@@ -33,9 +33,10 @@ class Plugins(Generic[T]):
             first = self._points.setdefault(point.name, point)
             if first is not point and _origin(first) != _origin(point):
                 self._clashes.setdefault(point.name, [first]).append(point)
+        self._names = frozenset(self._points)
 
     def names(self) -> frozenset[str]:
-        return frozenset(self._points)
+        return self._names
 
     def __contains__(self, name: object) -> bool:
         return name in self._points
