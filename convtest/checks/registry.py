@@ -27,8 +27,16 @@ class CheckRegistry:
     """Every registered check kind and text operator, loaded on first use of its key."""
 
     def __init__(self) -> None:
-        self._kinds = Plugins(CHECK_GROUP, CheckKind, "check")
-        self._operators = Plugins(TEXT_CHECK_GROUP, TextOperator, "text check")
+        self._kinds = Plugins(
+            CHECK_GROUP, CheckKind, "check", kind_name="convtest.checks.CheckKind", problem=_key_problem
+        )
+        self._operators = Plugins(
+            TEXT_CHECK_GROUP,
+            TextOperator,
+            "text check",
+            kind_name="convtest.checks.TextOperator",
+            problem=_key_problem,
+        )
         self._defaults: list[CheckKind] | None = None
         self._text_mapping_keys = self._operators.names() | {IGNORE_CASE}
         if "text" not in self._kinds.names():
@@ -92,6 +100,12 @@ class CheckRegistry:
         if operator is None:
             raise PluginError(f"no text check `{key}` is registered")
         return operator
+
+
+def _key_problem(registered: CheckKind | TextOperator, name: str) -> str:
+    if registered.key != name:
+        return f"has the key {registered.key!r}: the entry point's name must be the check's key"
+    return ""
 
 
 @functools.cache

@@ -36,6 +36,7 @@ __all__ = [
     "text_failures",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class TextChecks:
     """The checks under ``expect.text`` (or ``expect.reasoning``); every one must hold."""
