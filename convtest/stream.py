@@ -10,7 +10,9 @@ of the input and reused by every adapter:
 
 from __future__ import annotations
 
+import codecs
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 from convtest.exceptions import ProtocolError
 from convtest.transcript import DataPart, FilePart, Source, ToolCall, TurnTranscript
 
-__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview"]
+__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview", "preview_bytes"]
 
 #: the ``data`` of the event that ends a UI message stream
 DONE = "[DONE]"
@@ -32,6 +34,22 @@ def preview(text: str, limit: int = 200) -> str:
     if len(text) <= limit:
         return repr(text)
     return repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def preview_bytes(data: bytes | bytearray, limit: int = 200) -> str:
+    """:func:`preview` of UTF-8 ``data`` (invalid bytes replaced), without decoding all of a long
+    one: a bot's 50 MB line is counted in pieces, not held as a second, decoded copy."""
+    # a character is at most 4 bytes: this head holds the first ``limit + 1`` of them
+    head = data[: 4 * (limit + 1)]
+    if len(head) == len(data):
+        return preview(data.decode("utf-8", "replace"), limit)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    chars = sum(len(decoder.decode(data[at : at + _PIECE])) for at in range(0, len(data), _PIECE))
+    chars += len(decoder.decode(b"", final=True))
+    return repr(head.decode("utf-8", "replace")[:limit]) + f"... ({chars} chars)"
+
+
+_PIECE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +72,36 @@ class SSEDecoder:
     still dispatched (a server that ends with ``data: [DONE]\\n`` meant to finish). A trailing
     fragment without a line break is certainly cut, so it is discarded, as the spec discards an
     incomplete event, and kept in :attr:`unterminated` for error messages.
+
+    An event larger than ``max_event_bytes`` (its lines since the blank line before it, line
+    breaks not counted, a line still without its break included) is never held whole: the decoder
+    stops there, drops what it buffered, returns nothing more and names the event in
+    :attr:`too_large`, so memory stays within the limit plus one chunk whatever a server sends.
     """
 
-    __slots__ = ("_at_start", "_data", "_event", "_last_id", "_skip_lf", "_tail", "retry", "unterminated")
+    __slots__ = (
+        "_at_start",
+        "_data",
+        "_event",
+        "_last_id",
+        "_limit",
+        "_size",
+        "_skip_lf",
+        "_tail",
+        "_tail_size",
+        "dispatched",
+        "retry",
+        "too_large",
+        "unterminated",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         #: pieces of the current line whose line break has not arrived yet
         self._tail: list[bytes] = []
+        self._tail_size = 0
+        #: bytes of the current event's complete lines (line breaks not counted)
+        self._size = 0
+        self._limit = sys.maxsize if max_event_bytes is None else max_event_bytes
         #: the previous chunk ended in CR: a LF opening the next chunk is the same line break
         self._skip_lf = False
         self._at_start = True
@@ -71,6 +112,10 @@ class SSEDecoder:
         self.retry: int | None = None
         #: the cut final fragment discarded by :meth:`close`
         self.unterminated = b""
+        #: events dispatched so far
+        self.dispatched = 0
+        #: the number (from 1) of the event that went past ``max_event_bytes``; None while none did
+        self.too_large: int | None = None
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Take the next chunk; return the events it completes."""
@@ -78,10 +123,13 @@ class SSEDecoder:
             self._skip_lf = False
             if data[0] == 0x0A:
                 data = data[1:]
-        if not data:
+        if not data or self.too_large is not None:
             return []
         if b"\n" not in data and b"\r" not in data:
             self._tail.append(data)
+            self._tail_size += len(data)
+            if self._size + self._tail_size > self._limit:
+                self._overflow()
             return []
         # bytes.splitlines breaks on exactly LF, CR and CRLF: the SSE line breaks
         lines = data.splitlines(keepends=True)
@@ -89,21 +137,30 @@ class SSEDecoder:
             self._tail.append(lines[0])
             lines[0] = b"".join(self._tail)
             self._tail = []
+        self._tail_size = 0
         if not lines[-1].endswith(_LINE_ENDS):
-            self._tail.append(lines.pop())
+            last = lines.pop()
+            self._tail.append(last)
+            self._tail_size = len(last)
         elif lines[-1].endswith(b"\r"):
             self._skip_lf = True
-        if self._at_start:
-            lines[0] = self._strip_bom(lines[0])
-        return self._process(lines)
+        if self._at_start and lines:
+            first = lines[0]
+            lines[0] = self._strip_bom(first)
+            self._size += len(first) - len(lines[0])  # the BOM counts, as it does in a cut line
+        events = self._process(lines)
+        if self.too_large is None and self._size + self._tail_size > self._limit:
+            self._overflow()
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: return the last event if its lines were complete (see class doc)."""
         tail = b"".join(self._tail)
         self.unterminated = self._strip_bom(tail) if self._at_start else tail
         self._tail = []
+        self._tail_size = 0
         self._skip_lf = False
-        events = [self._dispatch()] if self._data else []
+        events = [self._dispatch()] if self._data and self.too_large is None else []
         self._event = ""
         return events
 
@@ -116,13 +173,24 @@ class SSEDecoder:
         for raw in lines:
             line = raw.rstrip(b"\r\n")
             if not line:
+                self._size = 0
                 if self._data:
                     events.append(self._dispatch())
                 else:
                     self._event = ""
-            elif line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
+                continue
+            self._size += len(line)
+            if self._size > self._limit:
+                self._overflow()
+                return events
+            if line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
                 self._field(line.decode("utf-8", "replace"))
         return events
+
+    def _overflow(self) -> None:
+        """The current event went past the limit: drop it, and everything after it."""
+        self.too_large = self.dispatched + 1
+        self._tail, self._tail_size, self._data, self._event = [], 0, [], ""
 
     def _field(self, line: str) -> None:
         name, _, value = line.partition(":")
@@ -141,8 +209,12 @@ class SSEDecoder:
         event = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
         self._data = []
         self._event = ""
+        self.dispatched += 1
         return event
 
+
+#: what a bad event is, when its JSON is nested deeper than Python's recursion limit allows
+_TOO_DEEP = "is JSON nested too deeply to read"
 
 _Chunk = dict[str, Any]
 _Handler = Callable[["TurnAssembler", _Chunk], None]
@@ -206,18 +278,23 @@ class TurnAssembler:
         chunk = self._parse(data)
         kind = chunk["type"]
         handler = self._handlers.get(kind)
-        if handler is not None:
-            handler(self, chunk)
-        elif kind.startswith("data-"):
-            self._on_data(chunk)
-        else:
-            self._transcript.unknown_events.append(chunk)
+        try:
+            if handler is not None:
+                handler(self, chunk)
+            elif kind.startswith("data-"):
+                self._on_data(chunk)
+            else:
+                self._transcript.unknown_events.append(chunk)
+        except RecursionError:  # metadata merged level by level
+            raise self._error(_TOO_DEEP) from None
 
     def _parse(self, data: str) -> _Chunk:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
             raise self._error(f"is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise self._error(_TOO_DEEP) from None
         if not isinstance(chunk, dict) or not isinstance(chunk.get("type"), str):
             raise self._error('is not a JSON object with a string "type"')
         return chunk
