@@ -20,10 +20,23 @@ from typing import Any, ClassVar
 from convtest.exceptions import ProtocolError
 from convtest.transcript import DataPart, FilePart, Source, ToolCall, TurnTranscript
 
-__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview", "preview_bytes"]
+__all__ = [
+    "DONE",
+    "MAX_DEPTH",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "TurnAssembler",
+    "nested_too_deeply",
+    "preview",
+    "preview_bytes",
+]
 
 #: the ``data`` of the event that ends a UI message stream
 DONE = "[DONE]"
+
+#: the deepest JSON a bot may send: anything deeper would overflow Python's stack further on
+#: (the failure text, the report, goldens all walk the values recursively)
+MAX_DEPTH = 100
 
 _BOM = b"\xef\xbb\xbf"
 _LINE_ENDS = (b"\n", b"\r")
@@ -50,6 +63,24 @@ def preview_bytes(data: bytes | bytearray, limit: int = 200) -> str:
 
 
 _PIECE = 64 * 1024
+
+
+def nested_too_deeply(text: str | bytes | bytearray, data: Any) -> bool:
+    """``data``, parsed from ``text``, nests lists and objects more than :data:`MAX_DEPTH` deep."""
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
+    if brackets <= MAX_DEPTH:
+        return False  # the usual case, decided without a walk
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +244,7 @@ class SSEDecoder:
         return event
 
 
-#: what a bad event is, when its JSON is nested deeper than Python's recursion limit allows
-_TOO_DEEP = "is JSON nested too deeply to read"
+_TOO_DEEP = f"is JSON nested more than {MAX_DEPTH} levels deep"
 
 _Chunk = dict[str, Any]
 _Handler = Callable[["TurnAssembler", _Chunk], None]
@@ -236,6 +266,7 @@ class TurnAssembler:
         "_current",
         "_data",
         "_elapsed_ms",
+        "_inputs",
         "_reasoning",
         "_texts",
         "_tools",
@@ -249,6 +280,9 @@ class TurnAssembler:
         self._texts: _Blocks = {}
         self._reasoning: _Blocks = {}
         self._tools: dict[str, ToolCall] = {}
+        #: streamed tool input, joined when the transcript is read: ``+=`` on a string held by a
+        #: call copies it whole at every delta, which a bot can make quadratic
+        self._inputs: dict[str, list[str]] = {}
         #: data parts that have an id, by (name, id): a later chunk replaces the data
         self._data: dict[tuple[str, str], DataPart] = {}
         self._current = ""
@@ -265,6 +299,8 @@ class TurnAssembler:
         """The transcript so far; valid at any moment, so a partial one can go with an error."""
         self._transcript.text_blocks = ["".join(parts) for parts in self._texts.values()]
         self._transcript.reasoning_blocks = ["".join(parts) for parts in self._reasoning.values()]
+        for call_id, parts in self._inputs.items():
+            self._tools[call_id].input_text = "".join(parts)
         return self._transcript
 
     def feed(self, data: str, elapsed_ms: float) -> None:
@@ -278,15 +314,12 @@ class TurnAssembler:
         chunk = self._parse(data)
         kind = chunk["type"]
         handler = self._handlers.get(kind)
-        try:
-            if handler is not None:
-                handler(self, chunk)
-            elif kind.startswith("data-"):
-                self._on_data(chunk)
-            else:
-                self._transcript.unknown_events.append(chunk)
-        except RecursionError:  # metadata merged level by level
-            raise self._error(_TOO_DEEP) from None
+        if handler is not None:
+            handler(self, chunk)
+        elif kind.startswith("data-"):
+            self._on_data(chunk)
+        else:
+            self._transcript.unknown_events.append(chunk)
 
     def _parse(self, data: str) -> _Chunk:
         try:
@@ -295,6 +328,8 @@ class TurnAssembler:
             raise self._error(f"is not valid JSON ({exc})") from None
         except RecursionError:
             raise self._error(_TOO_DEEP) from None
+        if nested_too_deeply(data, chunk):
+            raise self._error(_TOO_DEEP)
         if not isinstance(chunk, dict) or not isinstance(chunk.get("type"), str):
             raise self._error('is not a JSON object with a string "type"')
         return chunk
@@ -396,7 +431,8 @@ class TurnAssembler:
         self._tool(chunk)
 
     def _on_tool_input_delta(self, chunk: _Chunk) -> None:
-        self._tool(chunk).input_text += self._require_str(chunk, "inputTextDelta")
+        call = self._tool(chunk)
+        self._inputs.setdefault(call.id, []).append(self._require_str(chunk, "inputTextDelta"))
 
     def _on_tool_input_available(self, chunk: _Chunk) -> None:
         call = self._tool(chunk)

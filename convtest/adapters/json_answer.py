@@ -15,12 +15,12 @@ from convtest.adapters.dotted import MISSING, lookup, shape
 from convtest.adapters.exchange import Exchange, drain
 from convtest.adapters.robofy_settings import ResponseFields, robofy_settings
 from convtest.exceptions import ProtocolError, StreamCutError
-from convtest.stream import preview_bytes
+from convtest.stream import MAX_DEPTH, nested_too_deeply, preview_bytes
 from convtest.transcript import ToolCall, TurnTranscript
 
 __all__ = ["AnswerError", "JSONExchange", "transcript_from_json"]
 
-_TOO_DEEP = "JSON nested too deeply to read"
+_TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep"
 
 
 class AnswerError(ValueError):
@@ -64,14 +64,14 @@ class JSONExchange(Exchange):
             raise self._error(f"the answer is not valid JSON ({exc}): {preview_bytes(body, 120)}") from None
         except RecursionError:
             raise self._error(f"the answer is {_TOO_DEEP}: {preview_bytes(body, 120)}") from None
+        if nested_too_deeply(body, data):
+            raise self._error(f"the answer is {_TOO_DEEP}: {preview_bytes(body, 120)}")
         try:
             return transcript_from_json(
                 data, robofy_settings(self.target).response_fields, self._transcript.user
             )
         except AnswerError as exc:
             raise self._error(str(exc)) from None
-        except RecursionError:
-            raise self._error(f"the answer is {_TOO_DEEP}") from None
 
     def too_large_error(self) -> ProtocolError:
         limit = self.target.max_turn_bytes

@@ -80,9 +80,11 @@ def url(server: RawServer, path: str = "/v1/ai-agent/chat/stream") -> str:
 # --- 14.1: an endless body ends at its deadline, on both transports --------------------------------
 
 
-@pytest.mark.parametrize(("kind", "blob"), [("text deltas", DELTAS), ("comments", COMMENTS)])
+@pytest.mark.parametrize(
+    ("kind", "blob", "total"), [("text deltas", DELTAS, 1.0), ("comments", COMMENTS, 1.0)]
+)
 async def test_a_fast_endless_stream_ends_at_its_total_timeout(
-    server: RawServer, client: httpx.AsyncClient, kind: str, blob: bytes
+    server: RawServer, client: httpx.AsyncClient, kind: str, blob: bytes, total: float
 ) -> None:
     # the turn limit is out of reach: only the deadline can end this turn in time
     start = time.monotonic()
@@ -90,7 +92,7 @@ async def test_a_fast_endless_stream_ends_at_its_total_timeout(
         server,
         client,
         Reply(parts=endless(blob, START)),
-        timeouts=quick(total=1.0),
+        timeouts=quick(total=total),
         max_turn_bytes=2**40,
         max_events=2**40,
     )
@@ -98,8 +100,8 @@ async def test_a_fast_endless_stream_ends_at_its_total_timeout(
 
     error = info.value
     assert isinstance(error, TimeoutError) and error.kind == "total", error
-    assert "turn not finished within 1.0 s (total timeout)" in str(error)
-    assert took < 1.0 + LATE, f"{kind}: the total timeout fired after {took:.2f} s"
+    assert f"turn not finished within {total} s (total timeout)" in str(error)
+    assert took < total + LATE, f"{kind}: the total timeout fired after {took:.2f} s"
 
 
 async def test_a_fast_endless_json_answer_ends_at_its_total_timeout(
@@ -274,30 +276,43 @@ async def test_a_corrupt_gzip_body_is_an_unusable_response(
 # --- 14.4: JSON nested too deeply is a protocol verdict --------------------------------------------
 
 
+def nested(depth: int) -> str:
+    """Lists ``depth`` deep: past the recursion limit json.loads fails, below it the report would."""
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [101, 100_000])
 async def test_an_event_nested_too_deeply_is_a_bad_event(
-    server: RawServer, client: httpx.AsyncClient
+    server: RawServer, client: httpx.AsyncClient, depth: int
 ) -> None:
-    deep = sse('{"type": "data-x", "data": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    deep = sse('{"type": "data-x", "data": ' + nested(depth) + "}")
     info = await fails(server, client, Reply(parts=[START + HEL + deep]), timeouts=quick())
 
     message = str(info.value)
     assert message.startswith(
-        f"target 'bot': bad event stream from {url(server)}: event 5 is JSON nested too deeply to read: "
+        f"target 'bot': bad event stream from {url(server)}: event 5 is JSON nested more than 100 levels "
+        'deep: \'{"type": "data-x", "data": [[[['
     )
     assert info.value.transcript is not None and info.value.transcript.text == "Hel"
 
 
+async def test_an_event_nested_100_deep_is_kept(server: RawServer, client: httpx.AsyncClient) -> None:
+    deep = sse('{"type": "data-x", "data": ' + nested(99) + "}")  # the event's object is level 1
+    transcript = await send_ok(server, client, Reply(parts=[START + HEL + deep + FULL]))
+    assert transcript.data_parts[0].data == json.loads(nested(99))
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
 async def test_a_json_answer_nested_too_deeply_is_a_bad_answer(
-    server: RawServer, client: httpx.AsyncClient
+    server: RawServer, client: httpx.AsyncClient, depth: int
 ) -> None:
-    deep = b'{"text": "hi", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    info = await fails(
-        server, client, Reply(headers=dict(JSON), parts=[deep]), stream=False, timeouts=quick()
-    )
+    deep = b'{"text": "hi", "x": ' + nested(depth).encode() + b"}"
+    reply = Reply(headers=dict(JSON), parts=[deep])
+    info = await fails(server, client, reply, stream=False, timeouts=quick())
 
     assert str(info.value).startswith(
         f"target 'bot': bad answer from {url(server, '/v1/ai-agent/chat')}: "
-        'the answer is JSON nested too deeply to read: \'{"text": "hi", "x": [[[['
+        'the answer is JSON nested more than 100 levels deep: \'{"text": "hi", "x": [[[['
     )
 
 
