@@ -432,3 +432,56 @@ async def test_a_body_in_an_encoding_of_its_own_keeps_httpx_decoding() -> None:
         200, headers={"Content-Encoding": "unheard-of"}, stream=httpx.ByteStream(b"as is")
     )
     assert [piece async for piece in decoded_body(response)] == [b"as is"]
+
+
+# --- the whole plugin: convtest.yaml's limits, at concurrency 1 (blocking) and 2 (asyncio) -----------
+
+SUITE = "conversations:\n  - name: flood\n    turns: [{user: hi}]\n"
+
+
+@pytest.fixture
+def endless_bot() -> Iterator[int]:
+    """A bot on 127.0.0.1 that answers every turn with text deltas without end; its port."""
+    with loop_in_thread() as run:
+        raw = RawServer()
+        run(raw.start())
+        raw.script(Reply(parts=endless(DELTAS, START)))
+        try:
+            yield raw.port
+        finally:
+            run(raw.stop())
+
+
+@pytest.mark.parametrize("concurrency", ["1", "2"])
+@pytest.mark.parametrize(
+    ("limits", "verdict"),
+    [
+        ("{}", "is larger than limits.max_turn_bytes (16777216 bytes) after "),
+        (
+            "{max_turn_bytes: 1099511627776, max_events: 1000000000}",
+            "turn not finished within 1.0 s (total timeout)",
+        ),
+    ],
+)
+def test_a_flooding_bot_fails_its_conversation_with_a_verdict_and_the_run_ends(
+    pytester: pytest.Pytester,
+    warm_imports: None,
+    quiet_inner_runs: None,
+    endless_bot: int,
+    concurrency: str,
+    limits: str,
+    verdict: str,
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        convtest=f"targets:\n  bot:\n    base_url: http://127.0.0.1:{endless_bot}\n"
+        f"    timeouts: {{total: 1}}\n    limits: {limits}\n",
+        flood=SUITE,
+    )
+    result = pytester.runpytest(
+        "flood.yaml", "--convtest-target", "bot", "--convtest-concurrency", concurrency
+    )
+
+    result.assert_outcomes(failed=1)
+    assert verdict in result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
