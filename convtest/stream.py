@@ -201,21 +201,23 @@ class SSEDecoder:
 
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
+        size, limit = self._size, self._limit  # locals: this loop is the decoder's hot path
         for raw in lines:
             line = raw.rstrip(b"\r\n")
             if not line:
-                self._size = 0
+                size = 0
                 if self._data:
                     events.append(self._dispatch())
                 else:
                     self._event = ""
                 continue
-            self._size += len(line)
-            if self._size > self._limit:
+            size += len(line)
+            if size > limit:
                 self._overflow()
                 return events
             if line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
                 self._field(line.decode("utf-8", "replace"))
+        self._size = size
         return events
 
     def _overflow(self) -> None:
