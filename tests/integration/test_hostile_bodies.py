@@ -38,6 +38,7 @@ from test_robofy_adapter import (
 )
 
 from convtest.adapters.body import PIECE, decoded_body
+from convtest.adapters.robofy_settings import RobofySettings
 from convtest.exceptions import ProtocolError, TimeoutError
 from convtest.targets import Timeouts
 
@@ -52,6 +53,10 @@ DELTA = sse({"type": "text-delta", "id": "0", "delta": "x" * 400})
 #: 64 KiB of ~450-byte events: what a fast bot pours out without end
 DELTAS = DELTA * (64 * 1024 // len(DELTA))
 COMMENTS = b": keep-alive\n\n" * (64 * 1024 // 14)
+
+
+#: the target's settings for the non-streaming endpoint, which answers one JSON document
+ANSWERS = RobofySettings(pid="p-1", chatbot_id="cb-1", stream=False)
 
 
 def endless(blob: bytes, head: bytes = b"") -> Iterator[bytes | float]:
@@ -113,7 +118,7 @@ async def test_a_fast_endless_json_answer_ends_at_its_total_timeout(
         server,
         client,
         Reply(headers=dict(JSON), parts=parts),
-        stream=False,
+        settings=ANSWERS,
         timeouts=quick(total=1.0),
         max_turn_bytes=2**40,
         max_events=2**40,
@@ -206,7 +211,7 @@ async def test_a_json_answer_over_max_turn_bytes_ends_the_turn(
     server: RawServer, client: httpx.AsyncClient
 ) -> None:
     reply = Reply(headers=dict(JSON), parts=endless(b"x" * 65536, b'{"text": "'))
-    info = await fails(server, client, reply, stream=False, max_turn_bytes=MiB, timeouts=quick())
+    info = await fails(server, client, reply, settings=ANSWERS, max_turn_bytes=MiB, timeouts=quick())
 
     assert str(info.value) == (
         f"target 'bot': bad answer from {url(server, '/v1/ai-agent/chat')}: the answer is larger than "
@@ -242,7 +247,7 @@ async def test_a_gzip_bomb_json_answer_is_stopped_at_max_turn_bytes(
     server: RawServer, client: httpx.AsyncClient, json_bomb: bytes
 ) -> None:
     reply = Reply(headers={**JSON, "Content-Encoding": "gzip"}, parts=[json_bomb])
-    info = await fails(server, client, reply, stream=False, timeouts=quick())
+    info = await fails(server, client, reply, settings=ANSWERS, timeouts=quick())
 
     assert str(info.value).endswith(
         ": the answer is larger than limits.max_turn_bytes (16777216 bytes); raise it in convtest.yaml"
@@ -308,7 +313,7 @@ async def test_a_json_answer_nested_too_deeply_is_a_bad_answer(
 ) -> None:
     deep = b'{"text": "hi", "x": ' + nested(depth).encode() + b"}"
     reply = Reply(headers=dict(JSON), parts=[deep])
-    info = await fails(server, client, reply, stream=False, timeouts=quick())
+    info = await fails(server, client, reply, settings=ANSWERS, timeouts=quick())
 
     assert str(info.value).startswith(
         f"target 'bot': bad answer from {url(server, '/v1/ai-agent/chat')}: "
@@ -332,12 +337,13 @@ async def test_an_error_body_nested_too_deeply_is_shown_as_it_is(
 TURN_IN_A_PROCESS = """
 import asyncio, json, sys
 from convtest.adapters import RobofyAdapter, TurnRequest
+from convtest.adapters.robofy_settings import RobofySettings
 from convtest.adapters.transport import new_client
 from convtest.exceptions import TargetError
 from convtest.targets import Target, Timeouts
 
 port, blocking, stream = int(sys.argv[1]), sys.argv[2] == "blocking", sys.argv[3] == "stream"
-target = Target(name="bot", base_url=f"http://127.0.0.1:{port}", stream=stream,
+target = Target(name="bot", base_url=f"http://127.0.0.1:{port}", settings=RobofySettings(stream=stream),
                 timeouts=Timeouts(connect=2, first_byte=2, idle=2, total=10))
 
 async def turn(query):
