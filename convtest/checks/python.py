@@ -1,9 +1,9 @@
 """``expect: {python: "mypkg.checks:polite"}``: a check written as the user's own Python function.
 
 The function is imported when the suite loads (a missing module or function, or ``args`` its
-parameters do not take, is reported at its line). It is called with the :class:`~convtest.checks.base.CheckContext` (the turn's
-transcript, the conversation so far, the template variables) and the ``args`` as keyword
-arguments. It passes by returning None or True, and fails by returning False, a
+parameters do not take, is reported at its line). It is called with the
+:class:`~convtest.checks.base.CheckContext` (the turn's transcript, the conversation so far, the
+template variables) and the ``args`` as keyword arguments. It passes by returning None or True, and fails by returning False, a
 :class:`Verdict` or a ``(passed, message)`` pair, or by raising ``AssertionError``; any other
 exception fails the turn with the function's own traceback.
 """
