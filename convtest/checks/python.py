@@ -3,9 +3,9 @@
 The function is imported when the suite loads (a missing module or function, or ``args`` its
 parameters do not take, is reported at its line). It is called with the
 :class:`~convtest.checks.base.CheckContext` (the turn's transcript, the conversation so far, the
-template variables) and the ``args`` as keyword arguments. It passes by returning None or True, and fails by returning False, a
-:class:`Verdict` or a ``(passed, message)`` pair, or by raising ``AssertionError``; any other
-exception fails the turn with the function's own traceback.
+template variables) and the ``args`` as keyword arguments. It passes by returning None or True,
+and fails by returning False, a :class:`Verdict` or a ``(passed, message)`` pair, or by raising
+``AssertionError``; any other exception fails the turn with the function's own traceback.
 """
 
 from __future__ import annotations

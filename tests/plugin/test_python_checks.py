@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 #: beside the suite; each test writes it, so the line numbers below are stable
-CHECKS = '''\
+CHECKS = """\
 from convtest.checks import CheckContext, Verdict
 
 
@@ -66,7 +66,7 @@ def never_called(context):
 
 async def later(context):
     return True
-'''
+"""
 
 
 def write(pytester: pytest.Pytester, name: str, text: str) -> None:
