@@ -2,13 +2,15 @@
 
 Targets are kept raw until one is selected, so an unset ``${ENV_VAR}`` only matters for the
 target actually used, and the error then names the variable, the key and the file.
+
+The keys every target has are read here; the others belong to the target's adapter, which
+declares them and reads them with its ``configure`` hook (:class:`~convtest.adapters.AdapterKind`).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,47 +19,29 @@ from typing import Any
 
 import yaml
 
-from convtest.exceptions import ConfigError
-from convtest.targets import (
-    REFERENCE_TARGET,
-    TIMEOUT_KINDS,
-    Handshake,
-    ResponseFields,
-    RetryPolicy,
-    Target,
-    Timeouts,
+from convtest.adapters.base import AdapterKind
+from convtest.adapters.discovery import adapter_kind, installed_adapters
+from convtest.adapters.options import (
+    COMMON_TARGET_KEYS,
+    ENV_REF,
+    TargetOptions,
+    interpolate,
+    reject_unknown,
+    require_mapping,
 )
+from convtest.exceptions import ConfigError
+from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
 
-__all__ = ["CONFIG_FILE", "Config", "load_config"]
+__all__ = ["CONFIG_FILE", "DEFAULT_ADAPTER", "Config", "load_config"]
 
 CONFIG_FILE = "convtest.yaml"
+#: the adapter of a target without an ``adapter:`` key
+DEFAULT_ADAPTER = "robofy"
 
 _TOP_KEYS = frozenset({"default_target", "targets"})
-_TARGET_KEYS = frozenset(
-    {
-        "adapter",
-        "base_url",
-        "path",
-        "token",
-        "pid",
-        "chatbot_id",
-        "platform",
-        "headers",
-        "timeouts",
-        "limits",
-        "retries",
-        "stream",
-        "response_fields",
-        "auth",
-    }
-)
 _TIMEOUT_KEYS = frozenset(TIMEOUT_KINDS)
-_RESPONSE_FIELD_KEYS = frozenset(ResponseFields.__dataclass_fields__)
-_AUTH_KEYS = frozenset({"handshake"})
-_HANDSHAKE_KEYS = frozenset({"path", "url", "method", "body", "token_path"})
 _LIMIT_KEYS = frozenset({"max_in_flight", "requests_per_second"})
 _RETRY_KEYS = frozenset({"max", "backoff", "max_delay"})
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,30 +112,40 @@ def _at(source: str, lines: Mapping[str, int], key: str) -> str:
 
 def _parse(data: Any, source: str, lines: Mapping[str, int] | None = None) -> Config:
     lines = lines or {}
-    _require_mapping(data, source)
-    _reject_unknown(data, _TOP_KEYS, source)
+    require_mapping(data, source)
+    reject_unknown(data, _TOP_KEYS, source)
     targets = data.get("targets") or {}
-    _require_mapping(targets, f"{source}: `targets`")
+    require_mapping(targets, f"{source}: `targets`")
     for name, raw in targets.items():
         where = f"{_at(source, lines, str(name))}: target {name!r}"
-        _require_mapping(raw, where)
-        _reject_unknown(raw, _TARGET_KEYS, where)
-        for section, keys in (
-            ("timeouts", _TIMEOUT_KEYS),
-            ("limits", _LIMIT_KEYS),
-            ("retries", _RETRY_KEYS),
-            ("response_fields", _RESPONSE_FIELD_KEYS),
-            ("auth", _AUTH_KEYS),
-        ):
+        require_mapping(raw, where)
+        _check_keys_early(raw, where)
+        for section, keys in (("timeouts", _TIMEOUT_KEYS), ("limits", _LIMIT_KEYS), ("retries", _RETRY_KEYS)):
             if section in raw:
-                _require_mapping(raw[section], f"{where}: `{section}`")
-                _reject_unknown(raw[section], keys, f"{where}: `{section}`")
+                require_mapping(raw[section], f"{where}: `{section}`")
+                reject_unknown(raw[section], keys, f"{where}: `{section}`")
     config = Config(source=source, raw_targets=targets, lines=lines)
     default = data.get("default_target", REFERENCE_TARGET)
     if default not in config.target_names:
         where = _at(source, lines, "default_target")
         raise ConfigError(f"{where}: `default_target`: {_unknown_target_message(default, config)}")
     return Config(source=source, default_target=default, raw_targets=targets, lines=lines)
+
+
+def _check_keys_early(raw: Mapping[str, Any], where: str) -> None:
+    """Reject a misspelt key when the file is read, if the target's adapter can tell (it is
+    installed and loads); otherwise the target's error waits until the target is used."""
+    if all(key in COMMON_TARGET_KEYS for key in raw):
+        return  # nothing to ask an adapter about: no plugin is imported
+    name = raw.get("adapter", DEFAULT_ADAPTER)
+    if not isinstance(name, str) or ENV_REF.search(name):
+        return
+    try:
+        kind = installed_adapters().find(name, where)
+    except ConfigError:
+        return
+    if kind is not None:
+        reject_unknown(raw, COMMON_TARGET_KEYS.union(kind.options), where)
 
 
 def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mapping[str, str]) -> Target:
@@ -162,43 +156,58 @@ def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mappin
         value = raw.get(key, default)
         if not isinstance(value, str | int | float):
             raise ConfigError(f"{where}: `{key}` must be a string, got {type(value).__name__}")
-        resolved = _interpolate(str(value), environ, f"{where}: `{key}`")
+        resolved = interpolate(str(value), environ, f"{where}: `{key}`")
         if secret and resolved:
             secrets.append(resolved)
         return resolved
 
+    adapter = text("adapter", DEFAULT_ADAPTER)
+    kind = adapter_kind(adapter, where)
+    reject_unknown(raw, COMMON_TARGET_KEYS.union(kind.options), where)
     base_url = text("base_url")
-    if not base_url:
-        raise ConfigError(f"{where}: `base_url` is required (e.g. https://agents.robofy.ai)")
-    if not base_url.startswith(("http://", "https://")):
+    if base_url and not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {base_url!r}")
+    base_url = base_url.rstrip("/")
     token = text("token", secret=True) or None
     headers = {
-        str(key): _interpolate(str(value), environ, f"{where}: header {key!r}")
+        str(key): interpolate(str(value), environ, f"{where}: header {key!r}")
         for key, value in (raw.get("headers") or {}).items()
     }
-    secrets.extend(value for key, value in headers.items() if _ENV_REF.search(str(raw["headers"][key])))
-    stream = _flag(raw.get("stream", True), f"{where}: `stream`")
-    handshake = _handshake(raw.get("auth") or {}, base_url.rstrip("/"), environ, where, secrets)
+    secrets.extend(value for key, value in headers.items() if ENV_REF.search(str(raw["headers"][key])))
+    settings = _settings(kind, name, raw, where, base_url, environ, secrets)
     return Target(
         name=name,
-        adapter=text("adapter", "robofy"),
-        base_url=base_url.rstrip("/"),
-        path=text("path") or None,
-        stream=stream,
-        response_fields=_response_fields(raw.get("response_fields") or {}, where),
-        handshake=handshake,
+        adapter=adapter,
+        base_url=base_url,
         token=token,
-        pid=text("pid"),
-        chatbot_id=text("chatbot_id"),
         platform=text("platform", "web"),
         headers=headers,
         timeouts=_timeouts(raw.get("timeouts") or {}, where),
+        settings=settings,
         **_limits(raw.get("limits") or {}, where),
         retry=_retries(raw.get("retries") or {}, where),
-        token_env=tuple(match.group(1) for match in _ENV_REF.finditer(str(raw.get("token", "")))),
+        token_env=tuple(match.group(1) for match in ENV_REF.finditer(str(raw.get("token", "")))),
         secrets=tuple(secrets),
     )
+
+
+def _settings(
+    kind: AdapterKind,
+    name: str,
+    raw: Mapping[str, Any],
+    where: str,
+    base_url: str,
+    environ: Mapping[str, str],
+    secrets: list[str],
+) -> object:
+    """The adapter's own options, read by its ``configure`` hook; what it keeps secret is added."""
+    if kind.configure is None:
+        return None
+    own = {key: value for key, value in raw.items() if key in kind.options}
+    options = TargetOptions(name=name, where=where, raw=own, base_url=base_url, environ=environ)
+    settings = kind.configure(options)
+    secrets.extend(options.secrets)
+    return settings
 
 
 def _timeouts(raw: Mapping[str, Any], where: str) -> Timeouts:
@@ -208,63 +217,6 @@ def _timeouts(raw: Mapping[str, Any], where: str) -> Timeouts:
             raise ConfigError(f"{where}: timeout `{key}` must be a positive number of seconds, got {value!r}")
         values[key] = float(value)
     return Timeouts(**values)
-
-
-def _flag(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    return value
-
-
-def _dotted_path(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value or not all(value.split(".")):
-        example = "like `data.answer` or `items.0.text`"
-        raise ConfigError(f"{where} must be a dotted path {example}, got {value!r}")
-    return value
-
-
-def _response_fields(raw: Mapping[str, Any], where: str) -> ResponseFields:
-    return ResponseFields(
-        **{key: _dotted_path(value, f"{where}: `response_fields.{key}`") for key, value in raw.items()}
-    )
-
-
-def _handshake(
-    auth: Mapping[str, Any], base_url: str, environ: Mapping[str, str], where: str, secrets: list[str]
-) -> Handshake | None:
-    """``auth.handshake``: ``path`` (under base_url) or ``url``; ``${VAR}`` in the body is a secret."""
-    if "handshake" not in auth:
-        return None
-    raw = auth["handshake"]
-    where = f"{where}: `auth.handshake`"
-    _require_mapping(raw, where)
-    _reject_unknown(raw, _HANDSHAKE_KEYS, where)
-    if ("path" in raw) == ("url" in raw):
-        raise ConfigError(f"{where} needs exactly one of `path` (e.g. /v1/ai-agent/chat/handshake) or `url`")
-    url = _interpolate(str(raw.get("url") or base_url + str(raw["path"])), environ, f"{where}: url")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: the handshake URL must start with http:// or https://, got {url!r}")
-    method = str(raw.get("method", "POST")).upper()
-    if method not in ("GET", "POST", "PUT"):
-        raise ConfigError(f"{where}: `method` must be GET, POST or PUT, got {raw['method']!r}")
-    body = raw.get("body")
-    if body is not None:
-        _require_mapping(body, f"{where}: `body`")
-        body = _interpolate_tree(body, environ, f"{where}: `body`", secrets)
-    token_path = _dotted_path(raw.get("token_path", "token"), f"{where}: `token_path`")
-    return Handshake(url=url, method=method, body=body, token_path=token_path)
-
-
-def _interpolate_tree(value: Any, environ: Mapping[str, str], where: str, secrets: list[str]) -> Any:
-    if isinstance(value, dict):
-        return {key: _interpolate_tree(item, environ, where, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_interpolate_tree(item, environ, where, secrets) for item in value]
-    if not isinstance(value, str) or not _ENV_REF.search(value):
-        return value
-    resolved = _interpolate(value, environ, where)
-    secrets.append(resolved)
-    return resolved
 
 
 def _limits(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -291,33 +243,6 @@ def _number(value: Any, where: str, *, whole: bool = False, minimum: float = 1e-
         wanted = "a whole number" if whole else "a number"
         raise ConfigError(f"{where} must be {wanted} of at least {minimum:g}, got {value!r}")
     return value
-
-
-def _interpolate(value: str, environ: Mapping[str, str], where: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"{where}: environment variable {name} is not set (export {name}=...)")
-
-    return _ENV_REF.sub(replace, value)
-
-
-def _require_mapping(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
-
-
-def _reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = (
-                f" — did you mean `{close[0]}`?" if close else f" (valid keys: {', '.join(sorted(allowed))})"
-            )
-            raise ConfigError(f"{where}: unknown key `{key}`{hint}")
 
 
 def _unknown_target_message(name: str, config: Config) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convtest.adapters.base import Adapter, TurnRequest
-from convtest.checks.base import Exchange, Failure
+from convtest.checks.base import Failure
 from convtest.checks.evaluate import check_conversation, check_turn
 from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
 from convtest.golden.result import GoldenResult
@@ -19,7 +19,7 @@ from convtest.models import Conversation, Turn
 from convtest.saves import extract_saves
 from convtest.secrets import redact_value
 from convtest.templating import EnvVars, render_value
-from convtest.transcript import TurnTranscript
+from convtest.transcript import Exchange, TurnTranscript
 
 __all__ = ["ConversationResult", "TurnResult", "run_conversation"]
 
@@ -158,7 +158,11 @@ async def _run_turn(
     except TemplateRenderError as exc:
         return TurnResult(turn=turn, user=None, error=exc)
     request = TurnRequest(
-        query=user, session_id=context["session_id"], platform=conversation.platform, timeouts=turn.timeouts
+        query=user,
+        session_id=context["session_id"],
+        platform=conversation.platform,
+        timeouts=turn.timeouts,
+        history=tuple(exchanges),
     )
     try:
         transcript = await adapter.send_turn(request)
@@ -167,7 +171,7 @@ async def _run_turn(
     if transcript.session_id:
         context["session_id"] = transcript.session_id
     exchanges.append(Exchange(user, transcript))
-    failures = check_turn(turn.expect, transcript, context, exchanges)
+    failures = check_turn(turn.expect, transcript, context, tuple(exchanges))
     saved, save_failures = extract_saves(turn.save, transcript)
     context.update(saved)
     return TurnResult(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from convtest.adapters import Adapter
 from convtest.adapters.limits import RateLimiter, RetryingAdapter
+from convtest.adapters.robofy_settings import robofy_settings
 from convtest.config import Config, load_config
 from convtest.exceptions import ConvtestError
 from convtest.golden import check_golden
@@ -141,8 +142,7 @@ class RunSession:
             target,
             base_url=self._server.url,
             token=token,
-            pid="convtest",
-            chatbot_id="reference",
+            settings=dataclasses.replace(robofy_settings(target), pid="convtest", chatbot_id="reference"),
             secrets=(token,) if token else (),
         )
 

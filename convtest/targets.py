@@ -8,26 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from convtest.exceptions import Location
 
 __all__ = [
-    "CHAT_PATH",
     "REFERENCE_TARGET",
-    "STREAM_PATH",
     "TIMEOUT_KINDS",
-    "Handshake",
-    "ResponseFields",
     "RetryPolicy",
     "Target",
     "Timeouts",
 ]
 
 REFERENCE_TARGET = "reference"
-#: the Robofy endpoints "Send Message (Streaming)" and "Send Message (Non Streaming)"
-STREAM_PATH = "/v1/ai-agent/chat/stream"
-CHAT_PATH = "/v1/ai-agent/chat"
 #: every timeout a target or a turn may set, in the order a turn meets them
 TIMEOUT_KINDS = ("connect", "first_byte", "first_token", "idle", "total")
 
@@ -69,62 +61,20 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Handshake:
-    """Client-token auth: a request made before the first turn whose JSON answer holds a token.
-
-    The token (at the dotted ``token_path``) is sent as ``Authorization: Bearer ...`` with every
-    turn, and obtained again, once, when a turn is answered 401.
-    """
-
-    url: str
-    method: str = "POST"
-    #: the JSON body; None sends ``{"pid": ..., "chatbot_id": ...}`` of the target
-    body: Mapping[str, Any] | None = None
-    token_path: str = "token"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseFields:
-    """Dotted paths into a non-streaming JSON answer (``items.0.text``: numbers index lists).
-
-    The ``tool_*`` paths are relative to one item of the ``tool_calls`` list.
-    """
-
-    text: str = "text"
-    session_id: str = "session_id"
-    message_id: str = "message_id"
-    finish_reason: str = "finish_reason"
-    #: model steps (a tool step, then a text step...): a stream counts them, an answer must say
-    steps: str = "steps"
-    error: str = "error"
-    tool_calls: str = "tool_calls"
-    tool_id: str = "id"
-    tool_name: str = "name"
-    tool_input: str = "input"
-    tool_output: str = "output"
-    tool_error: str = "error"
-
-
-@dataclass(frozen=True, slots=True)
 class Target:
-    """A chatbot endpoint and the identifiers the Robofy API needs in every request."""
+    """A chatbot endpoint: what every target has, whatever its adapter, plus the adapter's own
+    settings (:attr:`settings`, parsed from its declared options by its ``configure`` hook)."""
 
     name: str
     adapter: str = "robofy"
+    #: "" when not given (an in-process adapter needs none); else http(s), without trailing slash
     base_url: str = ""
-    #: None: the Robofy endpoint for ``stream`` (see :attr:`endpoint_path`)
-    path: str | None = None
-    #: False: one JSON answer per turn from the non-streaming endpoint, read with ``response_fields``
-    stream: bool = True
-    response_fields: ResponseFields = field(default_factory=ResponseFields)
-    #: None: ``token`` (if any) is the bearer token of every turn
-    handshake: Handshake | None = None
     token: str | None = None
-    pid: str = ""
-    chatbot_id: str = ""
     platform: str = "web"
     headers: Mapping[str, str] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    #: the adapter's own settings (e.g. ``RobofySettings``); None when it has none
+    settings: object = None
     #: where the target was defined, for error messages; None for the built-in one
     location: Location | None = None
     #: names of the environment variables the token came from, to say which to fix on a 401
@@ -136,8 +86,3 @@ class Target:
     #: request starts per second against this target
     requests_per_second: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    @property
-    def endpoint_path(self) -> str:
-        """``path``, or the streaming / non-streaming chat endpoint, as ``stream`` says."""
-        return self.path or (STREAM_PATH if self.stream else CHAT_PATH)

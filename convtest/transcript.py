@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DataPart", "FilePart", "Source", "Timings", "ToolCall", "ToolState", "TurnTranscript"]
+__all__ = [
+    "DataPart",
+    "Exchange",
+    "FilePart",
+    "Source",
+    "Timings",
+    "ToolCall",
+    "ToolState",
+    "TurnTranscript",
+]
 
 #: the life of a tool call, named as the AI SDK names the states of a UI tool part
 ToolState = Literal[
@@ -151,3 +160,15 @@ class TurnTranscript:
         data["text"] = self.text
         data["reasoning"] = self.reasoning
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One turn as it happened: the message sent and the transcript of what came back.
+
+    Checks see the conversation so far as these; an adapter for a stateless API (one that keeps
+    no session) sends them again with every turn (``TurnRequest.history``).
+    """
+
+    user: str
+    transcript: TurnTranscript

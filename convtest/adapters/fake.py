@@ -14,9 +14,9 @@ from typing import Any
 
 from convtest.adapters.base import TurnRequest
 from convtest.adapters.json_answer import AnswerError, transcript_from_json
+from convtest.adapters.robofy_settings import ResponseFields
 from convtest.exceptions import ProtocolError, StreamCutError, TargetError
 from convtest.stream import SSEDecoder, TurnAssembler
-from convtest.targets import ResponseFields
 from convtest.transcript import TurnTranscript
 
 __all__ = ["FakeAdapter", "FakeResponse", "transcript_from_sse"]

@@ -26,8 +26,9 @@ from convtest.adapters.exchange import (
     status_message,
     token_rejection,
 )
+from convtest.adapters.robofy_settings import Handshake, robofy_settings
 from convtest.exceptions import ConnectError, HTTPStatusError, ProtocolError, TargetError, TimeoutError
-from convtest.targets import Handshake, Target, Timeouts
+from convtest.targets import Target, Timeouts
 
 __all__ = ["ClientToken"]
 
@@ -95,7 +96,8 @@ class ClientToken:
     def _body(self) -> Any:
         if self.handshake.body is not None:
             return self.handshake.body
-        return {"pid": self.target.pid, "chatbot_id": self.target.chatbot_id}
+        settings = robofy_settings(self.target)
+        return {"pid": settings.pid, "chatbot_id": settings.chatbot_id}
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}

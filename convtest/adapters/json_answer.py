@@ -13,9 +13,9 @@ import httpx
 
 from convtest.adapters.dotted import MISSING, lookup, shape
 from convtest.adapters.exchange import Exchange, drain
+from convtest.adapters.robofy_settings import ResponseFields, robofy_settings
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import preview
-from convtest.targets import ResponseFields
 from convtest.transcript import ToolCall, TurnTranscript
 
 __all__ = ["ANSWER_LIMIT", "AnswerError", "JSONExchange", "transcript_from_json"]
@@ -69,7 +69,9 @@ class JSONExchange(Exchange):
             text = body.decode("utf-8", "replace")
             raise self._error(f"the answer is not valid JSON ({exc}): {preview(text, 120)}") from None
         try:
-            return transcript_from_json(data, self.target.response_fields, self._transcript.user)
+            return transcript_from_json(
+                data, robofy_settings(self.target).response_fields, self._transcript.user
+            )
         except AnswerError as exc:
             raise self._error(str(exc)) from None
 

@@ -1,29 +1,17 @@
-"""Which adapter a target's ``adapter:`` names: the one place that knows every kind of API."""
+"""An adapter for a resolved target: the kind its ``adapter:`` names, over a shared HTTP client."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import httpx
 
 from convtest.adapters.base import Adapter
-from convtest.adapters.robofy import RobofyAdapter
-from convtest.exceptions import ConfigError
+from convtest.adapters.discovery import adapter_kind
 from convtest.targets import Target
 
-__all__ = ["ADAPTERS", "create_adapter"]
-
-#: adapter name (``target.adapter``) -> constructor
-ADAPTERS: dict[str, Callable[[Target, httpx.AsyncClient], Adapter]] = {"robofy": RobofyAdapter}
+__all__ = ["create_adapter"]
 
 
 def create_adapter(target: Target, client: httpx.AsyncClient) -> Adapter:
-    """The adapter ``target.adapter`` names, sending over the shared ``client``."""
-    factory = ADAPTERS.get(target.adapter)
-    if factory is None:
-        at = f" ({target.location})" if target.location else ""
-        known = ", ".join(sorted(ADAPTERS))
-        raise ConfigError(
-            f"target {target.name!r}{at}: unknown adapter {target.adapter!r}; known adapters: {known}"
-        )
-    return factory(target, client)
+    """The adapter ``target.adapter`` names, sending over ``client`` (an in-process one ignores it)."""
+    at = f" ({target.location})" if target.location else ""
+    return adapter_kind(target.adapter, f"target {target.name!r}{at}").create(target, client)

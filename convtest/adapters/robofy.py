@@ -9,6 +9,9 @@ arrived before it (:mod:`convtest.adapters.exchange`).
 
 Auth is the target's bearer ``token``, or a client token from a handshake
 (:mod:`convtest.adapters.handshake`), obtained before the first turn and renewed once on a 401.
+
+:data:`ROBOFY` registers it (entry point ``robofy`` of the ``convtest.adapters`` group); its own
+target options are read by :mod:`convtest.adapters.robofy_settings`.
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ from typing import Any
 
 import httpx
 
-from convtest.adapters.base import TurnRequest
+from convtest.adapters.base import AdapterKind, TurnRequest
 from convtest.adapters.exchange import BODY_LIMIT, Bearer, Exchange, token_rejection, turn_timeouts
 from convtest.adapters.handshake import ClientToken
 from convtest.adapters.json_answer import JSONExchange
+from convtest.adapters.robofy_settings import ROBOFY_OPTIONS, configure_robofy, robofy_settings
 from convtest.adapters.sse import StreamExchange
 from convtest.exceptions import ConfigError, HTTPStatusError, TargetError
 from convtest.targets import Target
 from convtest.transcript import TurnTranscript
 
-__all__ = ["BODY_LIMIT", "RobofyAdapter"]
+__all__ = ["BODY_LIMIT", "ROBOFY", "RobofyAdapter"]
 
 
 class RobofyAdapter:
@@ -40,13 +44,13 @@ class RobofyAdapter:
     def __init__(self, target: Target, client: httpx.AsyncClient) -> None:
         self.name = target.name
         self.target = target
+        self.settings = robofy_settings(target)
         self.client = client
-        self.url = _endpoint(target)
+        self.url = _endpoint(target, self.settings.endpoint_path)
         #: how a successful response is read: an event stream, or one JSON answer
-        self.exchange: type[Exchange] = StreamExchange if target.stream else JSONExchange
-        self.client_token = (
-            None if target.handshake is None else ClientToken(target, target.handshake, client)
-        )
+        self.exchange: type[Exchange] = StreamExchange if self.settings.stream else JSONExchange
+        handshake = self.settings.handshake
+        self.client_token = None if handshake is None else ClientToken(target, handshake, client)
 
     async def send_turn(self, request: TurnRequest) -> TurnTranscript:
         try:
@@ -81,10 +85,10 @@ class RobofyAdapter:
         ).run()
 
     def _client_bearer(self, token: str, *, renewed: bool) -> Bearer:
-        assert self.target.handshake is not None
+        assert self.settings.handshake is not None
         again = ", also after renewing it" if renewed else ""
         return Bearer(
-            token, f"the client token from the handshake at {self.target.handshake.url} was refused{again}"
+            token, f"the client token from the handshake at {self.settings.handshake.url} was refused{again}"
         )
 
     def body(self, request: TurnRequest) -> dict[str, Any]:
@@ -92,17 +96,20 @@ class RobofyAdapter:
         if request.session_id is not None:
             context["session_id"] = request.session_id
         context.update(request.user_context)
-        target = self.target
         return {
             "query": request.query,
-            "pid": target.pid,
-            "chatbot_id": target.chatbot_id,
+            "pid": self.settings.pid,
+            "chatbot_id": self.settings.chatbot_id,
             "user_context": context,
         }
 
 
-def _endpoint(target: Target) -> str:
-    url = target.base_url.rstrip("/") + target.endpoint_path
+#: the ``robofy`` adapter, registered in convtest's own pyproject.toml like any third-party one
+ROBOFY = AdapterKind(name="robofy", create=RobofyAdapter, options=ROBOFY_OPTIONS, configure=configure_robofy)
+
+
+def _endpoint(target: Target, path: str) -> str:
+    url = target.base_url.rstrip("/") + path
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 from convtest.exceptions import Location
-from convtest.transcript import TurnTranscript
+from convtest.transcript import Exchange, TurnTranscript
 
 if TYPE_CHECKING:
     from convtest.suite.reader import Reader
@@ -51,14 +51,6 @@ class Failure:
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         return f"{where}{self.check} — {self.actual}"
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One turn as it happened: the message sent and the transcript of what came back."""
-
-    user: str
-    transcript: TurnTranscript
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,10 @@ from convtest.checks.text_model import TextOperator
 from convtest.entry_points import Plugins
 from convtest.exceptions import PluginError
 
-__all__ = ["CHECK_GROUP", "TEXT_CHECK_GROUP", "CheckRegistry", "check_registry"]
+__all__ = ["CHECK_GROUP", "IGNORE_CASE", "TEXT_CHECK_GROUP", "CheckRegistry", "check_registry"]
 
+#: modifies the checks of its text-check mapping, and what they nest; not a check of its own
+IGNORE_CASE = "ignore_case"
 CHECK_GROUP = "convtest.checks"
 TEXT_CHECK_GROUP = "convtest.text_checks"
 
@@ -25,9 +27,18 @@ class CheckRegistry:
     """Every registered check kind and text operator, loaded on first use of its key."""
 
     def __init__(self) -> None:
-        self._kinds = Plugins(CHECK_GROUP, CheckKind, "check")
-        self._operators = Plugins(TEXT_CHECK_GROUP, TextOperator, "text check")
+        self._kinds = Plugins(
+            CHECK_GROUP, CheckKind, "check", kind_name="convtest.checks.CheckKind", problem=_key_problem
+        )
+        self._operators = Plugins(
+            TEXT_CHECK_GROUP,
+            TextOperator,
+            "text check",
+            kind_name="convtest.checks.TextOperator",
+            problem=_key_problem,
+        )
         self._defaults: list[CheckKind] | None = None
+        self._text_mapping_keys = self._operators.names() | {IGNORE_CASE}
         if "text" not in self._kinds.names():
             raise PluginError(
                 "convtest's built-in checks are not registered: install convtest "
@@ -42,6 +53,11 @@ class CheckRegistry:
     @property
     def operator_keys(self) -> frozenset[str]:
         return self._operators.names()
+
+    @property
+    def text_mapping_keys(self) -> frozenset[str]:
+        """Every key a text-check mapping may hold: the operators and ``ignore_case``."""
+        return self._text_mapping_keys
 
     def kind(self, key: str) -> CheckKind | None:
         """The kind registered for ``key`` under ``expect``; raises PluginError if it is broken."""
@@ -84,6 +100,12 @@ class CheckRegistry:
         if operator is None:
             raise PluginError(f"no text check `{key}` is registered")
         return operator
+
+
+def _key_problem(registered: CheckKind | TextOperator, name: str) -> str:
+    if registered.key != name:
+        return f"has the key {registered.key!r}: the entry point's name must be the check's key"
+    return ""
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convtest.checks.base import CheckContext, CheckKind, Failure
-from convtest.checks.registry import check_registry
+from convtest.checks.registry import IGNORE_CASE, check_registry
 from convtest.checks.text_model import Miss, TextCheck, TextOperator, TextSubject
 from convtest.checks.wording import excerpt
 from convtest.exceptions import Location, PluginError
@@ -35,9 +35,6 @@ __all__ = [
     "parse_text_mapping",
     "text_failures",
 ]
-
-#: modifies the checks of its mapping, and what they nest; not a check of its own
-IGNORE_CASE = "ignore_case"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +174,7 @@ def _parse(reader: Reader, entry: Entry) -> TextChecks | None:
 def parse_text_mapping(reader: Reader, node: Node, what: str, ignore_case: bool) -> list[TextCheck]:
     """One check per key; ``ignore_case`` applies to the whole mapping and what it nests."""
     registry = check_registry()
-    keys = registry.operator_keys | {IGNORE_CASE}
-    entries = reader.mapping(node, what, keys)
+    entries = reader.mapping(node, what, registry.text_mapping_keys)
     if entries is None:
         return []
     if IGNORE_CASE in entries:

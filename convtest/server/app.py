@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from convtest.adapters.robofy_settings import CHAT_PATH, STREAM_PATH
 from convtest.server.agent import Agent, SessionState
 from convtest.server.auth import CLIENT_TOKEN_SECONDS, HANDSHAKE_PATH, Gatekeeper
 from convtest.server.faults import FAULT_HEADER, FAULT_NAMES, HOLD_SECONDS, BadRequest, read_faults
 from convtest.server.wire import NON_SSE_PAGE, SSE_HEADERS, Frame, render_answer, render_stream
-from convtest.targets import CHAT_PATH, STREAM_PATH
 
 __all__ = [
     "CHAT_PATH",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from convtest.adapters import create_adapter
+from convtest.adapters.robofy_settings import RobofySettings
 from convtest.adapters.transport import new_client
 from convtest.exceptions import ConnectError, HTTPStatusError, ProtocolError, StreamCutError, TimeoutError
 from convtest.report.text import format_failure
@@ -322,9 +323,9 @@ def run_case(
         key: value.format(**ports) if isinstance(value, str) else value for key, value in case.target.items()
     }
     values: dict[str, Any] = {"base_url": server.url, "token": server.token, **changes}
-    target = Target(
-        name="reference", pid="convtest", chatbot_id="reference", timeouts=Timeouts(**CALM), **values
-    )
+    robofy = {key: values.pop(key) for key in ("path", "stream") if key in values}
+    settings = RobofySettings(pid="convtest", chatbot_id="reference", **robofy)
+    target = Target(name="reference", timeouts=Timeouts(**CALM), settings=settings, **values)
     suite = load_suite_text(
         "conversations:\n  - name: fault\n    turns:\n"
         f"      - user: {json.dumps(case.user)}\n        timeouts: {json.dumps(case.timeouts)}\n",

@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from convtest.adapters import RobofyAdapter, TurnRequest
+from convtest.adapters.robofy_settings import Handshake, RobofySettings
 from convtest.adapters.transport import new_client
 from convtest.exceptions import HTTPStatusError, ProtocolError, TimeoutError
 from convtest.server import ReferenceServer
 from convtest.server.app import HANDSHAKE_PATH
-from convtest.targets import Handshake, Target, Timeouts
+from convtest.targets import Target, Timeouts
 from convtest.transcript import TurnTranscript
 
 T = TypeVar("T")
@@ -36,10 +37,10 @@ def target(server: ReferenceServer, **handshake: Any) -> Target:
         name="widget",
         base_url=server.url,
         token="api-key",
-        pid="p1",
-        chatbot_id="c1",
         timeouts=Timeouts(connect=2, first_byte=2, idle=2, total=5),
-        handshake=Handshake(url=server.url + HANDSHAKE_PATH, **handshake),
+        settings=RobofySettings(
+            pid="p1", chatbot_id="c1", handshake=Handshake(url=server.url + HANDSHAKE_PATH, **handshake)
+        ),
     )
 
 
@@ -141,10 +142,8 @@ def test_a_handshake_that_never_answers_ends_at_the_turns_total_timeout() -> Non
             name="widget",
             base_url=url,
             token="api-key",
-            pid="p1",
-            chatbot_id="c1",
             timeouts=Timeouts(connect=2, first_byte=5, idle=5, total=0.4),
-            handshake=Handshake(url=url + HANDSHAKE_PATH),
+            settings=RobofySettings(pid="p1", chatbot_id="c1", handshake=Handshake(url=url + HANDSHAKE_PATH)),
         )
 
         async def send(client: httpx.AsyncClient) -> TimeoutError:

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from convtest.adapters import RobofyAdapter, TurnRequest, create_adapter, exchange
+from convtest.adapters.robofy_settings import RobofySettings
 from convtest.adapters.transport import new_client
 from convtest.exceptions import (
     ConfigError,
@@ -283,8 +284,7 @@ def make_target(port: int, **changes: Any) -> Target:
         "base_url": f"http://127.0.0.1:{port}",
         "token": "tok-123",
         "token_env": ("ROBOFY_TOKEN",),
-        "pid": "p-1",
-        "chatbot_id": "cb-1",
+        "settings": RobofySettings(pid="p-1", chatbot_id="cb-1"),
         "headers": {"X-Suite": "orders"},
         "timeouts": Timeouts(connect=2.0, first_byte=2.0, idle=2.0, total=10.0),
         **changes,

@@ -40,7 +40,7 @@ def test_target_values_are_interpolated_from_the_environment(tmp_path: Path) -> 
     assert target.base_url == "https://bots.example.test"
     assert target.token == "s3cret"
     assert target.token_env == ("BOT_TOKEN",)
-    assert target.pid == "p-default"
+    assert target.settings.pid == "p-default"
     assert target.headers == {"X-Api-Key": "k-123", "X-Team": "qa"}
     assert target.timeouts == Timeouts(connect=2.0, first_byte=30.0, idle=5.0, total=120.0)
     assert set(target.secrets) == {"s3cret", "k-123"}

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from convtest.adapters.robofy_settings import CHAT_PATH, STREAM_PATH, Handshake, ResponseFields
 from convtest.config import load_config
 from convtest.exceptions import ConfigError
-from convtest.targets import CHAT_PATH, STREAM_PATH, Handshake, ResponseFields, Target
+from convtest.targets import Target
 
 
 def resolve(tmp_path: Path, target: str, environ: dict[str, str] | None = None) -> Target:
@@ -25,7 +26,8 @@ def config_error(tmp_path: Path, target: str) -> str:
 
 def test_a_target_streams_from_the_stream_path_by_default(tmp_path: Path) -> None:
     target = resolve(tmp_path, "")
-    assert (target.stream, target.endpoint_path, target.handshake, target.timeouts.first_token) == (
+    settings = target.settings
+    assert (settings.stream, settings.endpoint_path, settings.handshake, target.timeouts.first_token) == (
         True,
         STREAM_PATH,
         None,
@@ -34,15 +36,15 @@ def test_a_target_streams_from_the_stream_path_by_default(tmp_path: Path) -> Non
 
 
 def test_stream_false_defaults_to_the_non_streaming_path_and_keeps_an_explicit_one(tmp_path: Path) -> None:
-    assert resolve(tmp_path, "    stream: false\n").endpoint_path == CHAT_PATH
-    assert resolve(tmp_path, "    stream: false\n    path: /v2/chat\n").endpoint_path == "/v2/chat"
+    assert resolve(tmp_path, "    stream: false\n").settings.endpoint_path == CHAT_PATH
+    assert resolve(tmp_path, "    stream: false\n    path: /v2/chat\n").settings.endpoint_path == "/v2/chat"
 
 
 def test_response_fields_override_only_the_paths_given(tmp_path: Path) -> None:
     target = resolve(
         tmp_path, "    stream: false\n    response_fields: {text: data.answer, tool_calls: data.calls}\n"
     )
-    assert target.response_fields == ResponseFields(text="data.answer", tool_calls="data.calls")
+    assert target.settings.response_fields == ResponseFields(text="data.answer", tool_calls="data.calls")
 
 
 def test_first_token_is_a_timeout_like_the_others(tmp_path: Path) -> None:
@@ -56,7 +58,7 @@ def test_a_handshake_path_is_under_base_url_and_its_body_reads_the_environment(t
         "        body: {client: web, secret: '${SECRET}'}\n        token_path: data.token\n",
         {"SECRET": "s3cret"},
     )
-    assert target.handshake == Handshake(
+    assert target.settings.handshake == Handshake(
         url="https://bots.example/v1/token",
         body={"client": "web", "secret": "s3cret"},
         token_path="data.token",
@@ -66,7 +68,7 @@ def test_a_handshake_path_is_under_base_url_and_its_body_reads_the_environment(t
 
 def test_a_handshake_url_may_point_elsewhere_with_another_method(tmp_path: Path) -> None:
     target = resolve(tmp_path, "    auth: {handshake: {url: 'https://auth.example/t', method: get}}\n")
-    assert target.handshake == Handshake(url="https://auth.example/t", method="GET")
+    assert target.settings.handshake == Handshake(url="https://auth.example/t", method="GET")
 
 
 @pytest.mark.parametrize(

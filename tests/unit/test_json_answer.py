@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from convtest.adapters.json_answer import AnswerError, transcript_from_json
-from convtest.targets import ResponseFields
+from convtest.adapters.robofy_settings import ResponseFields
 
 DEFAULT = ResponseFields()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
+from convtest.adapters import Exchange
 from convtest.adapters.fake import FakeAdapter, FakeResponse
 from convtest.runner import ConversationResult, run_conversation
 from convtest.suite import load_suite_text
@@ -49,6 +50,27 @@ def test_a_turns_timeouts_are_sent_with_its_request() -> None:
         {"idle": 5.0, "first_token": 1.5},
         {"idle": 5.0},
     ]
+
+
+def test_each_request_carries_the_earlier_turns_of_its_conversation() -> None:
+    result, adapter = run(
+        """
+        conversations:
+          - name: c
+            vars: {name: Ada}
+            turns:
+              - user: "I am {{ name }}"
+              - user: who am I?
+              - user: thanks
+        """,
+        {"text": "Hello Ada"},
+        {"text": "You are Ada"},
+        {"text": "You are welcome"},
+    )
+    assert result.passed
+    first, second = (Exchange(turn.user, turn.transcript) for turn in result.turns[:2])
+    assert [request.history for request in adapter.requests] == [(), (first,), (first, second)]
+    assert (first.user, first.transcript.text, second.user) == ("I am Ada", "Hello Ada", "who am I?")
 
 
 def test_stream_parts_are_checked_and_an_expected_error_chunk_passes() -> None:

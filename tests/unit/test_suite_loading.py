@@ -23,8 +23,8 @@ from convtest.checks.parts import (
     StepsCheck,
     UnknownEventsCheck,
 )
-from convtest.checks.registry import check_registry
-from convtest.checks.text import IGNORE_CASE, TextChecks
+from convtest.checks.registry import IGNORE_CASE, check_registry
+from convtest.checks.text import TextChecks
 from convtest.checks.text_model import TextCheck
 from convtest.checks.tools import ToolCallPattern, ToolCheck, ToolChecks
 from convtest.exceptions import Location, SuiteError
