@@ -53,8 +53,21 @@ CLASH = {
 
         [project.entry-points."convtest.checks"]
         text = "convtest_clash:TEXT"
+        words = "convtest_clash:WORDS"
+        loudness = "convtest_clash:loudness"
         """,
-    "convtest_clash/__init__.py": "TEXT = None\n",
+    "convtest_clash/__init__.py": """
+        from convtest.checks import CheckKind
+
+        TEXT = None
+
+
+        def loudness(reader, entry):
+            return None
+
+
+        WORDS = CheckKind("word_count", loudness)
+        """,
 }
 
 
@@ -116,6 +129,14 @@ def write_suite(folder: Path, name: str, text: str) -> None:
     folder.joinpath(name).write_text(textwrap.dedent(text), encoding="utf-8")
 
 
+def assert_reported(result: pytest.RunResult, line: str, *, documented: bool = False) -> None:
+    """The exact line is in the output; ``documented``: its message is in docs/writing-checks.md."""
+    assert line in result.stdout.lines, line
+    if documented:
+        message = line.split(": ", 1)[1]  # after "file:line, conversation ..., turn 1"
+        assert message in DOCS.read_text(encoding="utf-8"), message
+
+
 def test_the_documented_suites_pass_and_fail_in_the_plugins_own_words(
     pytester: pytest.Pytester, project: Path
 ) -> None:
@@ -174,24 +195,47 @@ def test_the_text_operator_nests_and_the_plugins_parse_reports_mistakes_at_their
     result = pytester.runpytest_subprocess("-v", "misuse.yaml")
     result.assert_outcomes(passed=1, failed=4)
     result.stdout.fnmatch_lines(["*misuse.yaml::negated PASSED*"])
-    for line in [
-        '    ✗ expected any of [text is in capitals; text contains "Bye"]  (misuse.yaml:7)',
-        '        but text was "Hello! How can I help you today?"; no alternative held '
-        "(alternative 1: 21 lower-case letters)",
-        "  ✗ misuse.yaml:18, conversation 'typo', turn 1: unknown key `word_cuont` in `expect` — "
-        "did you mean `word_count`?",
-        "  ✗ misuse.yaml:19, conversation 'typo', turn 1: unknown key `shuots` in `text` — "
-        "did you mean `shouts`?",
-        "  ✗ misuse.yaml:24, conversation 'bad operands', turn 1: `word_count` `max` must be a whole "
-        "number ≥ 0, got a string ('lots')",
-        "  ✗ misuse.yaml:25, conversation 'bad operands', turn 1: `shouts: false` checks nothing; "
-        "write `not: {shouts: true}`",
-        "  ✗ misuse.yaml:29, conversation 'empty and upside down', turn 1: `word_count` needs `min` "
-        "and/or `max`",
-        "  ✗ misuse.yaml:31, conversation 'empty and upside down', turn 2: `word_count` `min` 9 is "
-        "greater than `max` 3",
+    expected = "\n".join(
+        [
+            '    ✗ expected any of [text is in capitals; text contains "Bye"]  (misuse.yaml:7)',
+            '        but text was "Hello! How can I help you today?"; no alternative held '
+            "(alternative 1: 21 lower-case letters)",
+        ]
+    )
+    assert expected in result.stdout.str()
+    for line, documented in [
+        (
+            "  ✗ misuse.yaml:18, conversation 'typo', turn 1: unknown key `word_cuont` in `expect` — "
+            "did you mean `word_count`?",
+            True,
+        ),
+        (
+            "  ✗ misuse.yaml:19, conversation 'typo', turn 1: unknown key `shuots` in `text` — "
+            "did you mean `shouts`?",
+            False,
+        ),
+        (
+            "  ✗ misuse.yaml:24, conversation 'bad operands', turn 1: `word_count` `max` must be a whole "
+            "number ≥ 0, got a string ('lots')",
+            True,
+        ),
+        (
+            "  ✗ misuse.yaml:25, conversation 'bad operands', turn 1: `shouts: false` checks nothing; "
+            "write `not: {shouts: true}`",
+            False,
+        ),
+        (
+            "  ✗ misuse.yaml:29, conversation 'empty and upside down', turn 1: `word_count` needs `min` "
+            "and/or `max`",
+            False,
+        ),
+        (
+            "  ✗ misuse.yaml:31, conversation 'empty and upside down', turn 2: `word_count` `min` 9 is "
+            "greater than `max` 3",
+            False,
+        ),
     ]:
-        assert line in result.stdout.lines, line
+        assert_reported(result, line, documented=documented)
     assert "Traceback" not in result.stdout.str()
 
 
@@ -220,20 +264,23 @@ def test_a_plugin_that_fails_to_import_is_reported_where_its_keys_are_used(
     result = pytester.runpytest_subprocess("-v", "broken.yaml")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*broken.yaml::runs on PASSED*"])
-    for line in [
-        "  ✗ broken.yaml:6, conversation 'uses the broken check', turn 1: check `politeness` cannot be "
-        "loaded from entry point `politeness = convtest_polite:POLITENESS` in group convtest.checks "
-        "of convtest-polite 0.3: ModuleNotFoundError: No module named 'polite_model'",
-        "  ✗ broken.yaml:10, conversation 'uses the broken text check', turn 1: text check `polite` "
-        "cannot be loaded from entry point `polite = convtest_polite:POLITE` in group "
-        "convtest.text_checks of convtest-polite 0.3: ModuleNotFoundError: No module named "
-        "'polite_model'",
-    ]:
-        assert line in result.stdout.lines, line
+    assert_reported(
+        result,
+        "  ✗ broken.yaml:6, conversation 'uses the broken check', turn 1: check 'politeness' cannot be "
+        "loaded from entry point 'politeness = convtest_polite:POLITENESS' of convtest-polite 0.3: "
+        "ModuleNotFoundError: No module named 'polite_model'",
+        documented=True,
+    )
+    assert_reported(
+        result,
+        "  ✗ broken.yaml:10, conversation 'uses the broken text check', turn 1: text check 'polite' "
+        "cannot be loaded from entry point 'polite = convtest_polite:POLITE' of convtest-polite 0.3: "
+        "ModuleNotFoundError: No module named 'polite_model'",
+    )
     assert "Traceback" not in result.stdout.str()
 
 
-def test_a_key_registered_twice_names_both_packages_where_it_is_used(
+def test_a_key_registered_twice_or_registered_wrong_is_reported_where_it_is_used(
     pytester: pytest.Pytester, project: Path, sites: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(sites["plugins"]), str(sites["clash"])]))
@@ -246,6 +293,14 @@ def test_a_key_registered_twice_names_both_packages_where_it_is_used(
             turns:
               - user: Hello
                 expect: {text: {contains: Hello}}
+          - name: uses words
+            turns:
+              - user: Hello
+                expect: {words: {max: 9}}
+          - name: uses loudness
+            turns:
+              - user: Hello
+                expect: {loudness: high}
           - name: runs on
             turns:
               - user: Hello
@@ -253,15 +308,28 @@ def test_a_key_registered_twice_names_both_packages_where_it_is_used(
         """,
     )
     result = pytester.runpytest_subprocess("-v", "clash.yaml")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, failed=3)
     result.stdout.fnmatch_lines(["*clash.yaml::runs on PASSED*"])
     message = (
-        "  ✗ clash.yaml:6, conversation 'uses text', turn 1: check `text` is registered twice "
-        "(entry point `text = {}` in group convtest.checks of {} and entry point `text = {}` in group "
-        "convtest.checks of {}); uninstall one"
+        "  ✗ clash.yaml:6, conversation 'uses text', turn 1: check 'text' is registered twice, by "
+        "entry point 'text = {}' of {} and entry point 'text = {}' of {}; uninstall one of them"
     )
     clash = ("convtest_clash:TEXT", "convtest-clash 2.0")
     ours = ("convtest.checks.text:TEXT", f"convtest {version('convtest')}")
     # which one comes first is the order Python finds the two distributions in
     assert {message.format(*clash, *ours), message.format(*ours, *clash)} & set(result.stdout.lines)
+    assert_reported(
+        result,
+        "  ✗ clash.yaml:10, conversation 'uses words', turn 1: check 'words' from entry point "
+        "'words = convtest_clash:WORDS' of convtest-clash 2.0 has the key 'word_count': the entry "
+        "point's name must be the check's key",
+        documented=True,
+    )
+    assert_reported(
+        result,
+        "  ✗ clash.yaml:14, conversation 'uses loudness', turn 1: check 'loudness' from entry point "
+        "'loudness = convtest_clash:loudness' of convtest-clash 2.0 is a function, not a "
+        "convtest.checks.CheckKind",
+        documented=True,
+    )
     assert "Traceback" not in result.stdout.str()

@@ -4,6 +4,7 @@ against the reference agent over real HTTP (in-process pytester runs)."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -457,3 +458,32 @@ def test_a_check_file_runs_once_however_many_turns_name_it(pytester: pytest.Pyte
     )
     pytester.runpytest().assert_outcomes(passed=2)
     assert pytester.path.joinpath("checks/runs.log").read_text() == "ran\n"
+
+
+def test_the_documented_check_function_passes_and_fails_as_documented(pytester: pytest.Pytester) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "writing-checks.md"
+    example = docs.read_text(encoding="utf-8").split("```python\n# mychecks.py\n", 1)[1].split("```")[0]
+    write(pytester, "mychecks.py", example)
+    write(
+        pytester,
+        "polite.yaml",
+        """
+        conversations:
+          - name: enough words
+            turns:
+              - user: Hello
+                expect: {python: {check: "mychecks:polite", args: {min_words: 3}}}
+          - name: too few words
+            turns:
+              - user: Hello
+                expect: {python: {check: "mychecks:polite", args: {min_words: 9}}}
+        """,
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*polite.yaml::enough words PASSED*"])
+    assert_block(
+        result.stdout.str(),
+        "    ✗ expected python check mychecks:polite(min_words=9) holds  (polite.yaml:10)",
+        "        but only 7 words",
+    )
