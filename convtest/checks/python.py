@@ -136,7 +136,7 @@ def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
     target, colon, name = reference.rpartition(":")
     if not colon or not target or not name:
         raise ValueError("expected `module:function` or `path/to/file.py:function`")
-    module = _load_module(target, folder)
+    module = _load_module(target, folder, name)
     function = getattr(module, name, None)
     if function is None:
         names = sorted(attr for attr, value in vars(module).items() if inspect.isfunction(value))
@@ -149,16 +149,35 @@ def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def _load_module(target: str, folder: Path | None) -> ModuleType:
+def _load_module(target: str, folder: Path | None, name: str) -> ModuleType:
     if target.endswith(".py"):
         return _load_file(target, folder)
     try:
-        return _run_import(lambda: importlib.import_module(target), target)
+        module = _run_import(lambda: importlib.import_module(target), target)
     except ValueError:
         if folder is None or str(folder) in sys.path:
             raise
-    sys.path.append(str(folder))  # a module beside the suite, as pytest's rootdir conftest finds one
-    return _run_import(lambda: importlib.import_module(target), target)
+        sys.path.append(str(folder))  # a module beside the suite, as pytest's rootdir conftest finds one
+        module = _run_import(lambda: importlib.import_module(target), target)
+    _check_not_shadowed(module, target, folder, name)
+    return module
+
+
+def _check_not_shadowed(module: ModuleType, target: str, folder: Path | None, name: str) -> None:
+    """A module beside the suite must be the one imported: suites in two folders that each have a
+    ``checks.py`` would otherwise both run the first one's functions."""
+    if folder is None:
+        return
+    base = folder.joinpath(*target.split("."))
+    beside = next((path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()), None)
+    imported = getattr(module, "__file__", None)
+    if beside is None or (imported is not None and Path(imported).resolve() == beside.resolve()):
+        return
+    where = f"from {imported}" if imported else "from elsewhere"
+    raise ValueError(
+        f"`{target}` is already imported {where}, not from {beside}; rename one of them, "
+        f"or name the file: `{beside.relative_to(folder).as_posix()}:{name}`"
+    )
 
 
 def _load_file(target: str, folder: Path | None) -> ModuleType:

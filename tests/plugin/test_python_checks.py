@@ -487,3 +487,32 @@ def test_the_documented_check_function_passes_and_fails_as_documented(pytester: 
         "    ✗ expected python check mychecks:polite(min_words=9) holds  (polite.yaml:10)",
         "        but only 7 words",
     )
+
+
+def test_two_suite_folders_with_a_module_of_the_same_name_are_not_mixed_up(
+    pytester: pytest.Pytester,
+) -> None:
+    for team in ("orders", "billing"):
+        write(pytester, f"{team}/team_checks.py", f'def owner(context):\n    return (False, "{team}")\n')
+        write(
+            pytester,
+            f"{team}/suite.yaml",
+            """
+            conversations:
+              - name: by module
+                turns: [{user: Hello, expect: {python: "team_checks:owner"}}]
+              - name: by file
+                turns: [{user: Hello, expect: {python: "team_checks.py:owner"}}]
+            """,
+        )
+    result = pytester.runpytest("orders", "billing")
+    result.assert_outcomes(failed=4)
+    output = result.stdout.str()
+    assert output.count("        but orders") == 2  # by module and by file
+    assert output.count("        but billing") == 1  # by file only
+    orders, billing = pytester.path / "orders", pytester.path / "billing"
+    assert (
+        "  ✗ billing/suite.yaml:4, conversation 'by module', turn 1: python check `team_checks:owner`: "
+        f"`team_checks` is already imported from {orders / 'team_checks.py'}, not from "
+        f"{billing / 'team_checks.py'}; rename one of them, or name the file: `team_checks.py:owner`"
+    ) in result.stdout.lines
