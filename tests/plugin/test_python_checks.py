@@ -353,8 +353,9 @@ def test_args_are_keyword_arguments_whose_templates_are_rendered_each_turn(
     )
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 def test_a_conversation_check_runs_once_after_the_last_turn_and_sees_every_turn(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     write(
         pytester,
@@ -379,9 +380,10 @@ def test_a_conversation_check_runs_once_after_the_last_turn_and_sees_every_turn(
               - user: "What is my name?"
         """,
     )
-    result = pytester.runpytest("-v")
+    result = pytester.runpytest("-v", *workers)
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*whole.yaml::sees every turn PASSED*"])
+    passed = [line for line in result.stdout.lines if "PASSED" in line]
+    assert [line for line in passed if "whole.yaml::sees every turn" in line], passed
     output = result.stdout.str()
     assert "conversation 'whole' failed its conversation checks (whole.yaml:8)" in result.stdout.lines
     assert_block(
