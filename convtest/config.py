@@ -40,7 +40,11 @@ DEFAULT_ADAPTER = "robofy"
 
 _TOP_KEYS = frozenset({"default_target", "targets"})
 _TIMEOUT_KEYS = frozenset(TIMEOUT_KINDS)
-_LIMIT_KEYS = frozenset({"max_in_flight", "requests_per_second"})
+_LIMIT_KEYS = frozenset(
+    {"max_in_flight", "requests_per_second", "max_event_bytes", "max_turn_bytes", "max_events"}
+)
+#: the limits that count something, so must be whole numbers
+_WHOLE_LIMITS = frozenset({"max_in_flight", "max_event_bytes", "max_turn_bytes", "max_events"})
 _RETRY_KEYS = frozenset({"max", "backoff", "max_delay"})
 
 
@@ -221,8 +225,8 @@ def _timeouts(raw: Mapping[str, Any], where: str) -> Timeouts:
 
 def _limits(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {
-        key: _number(raw[key], f"{where}: `limits.{key}`", whole=key == "max_in_flight")
-        for key in ("max_in_flight", "requests_per_second")
+        key: _number(raw[key], f"{where}: `limits.{key}`", whole=key in _WHOLE_LIMITS)
+        for key in sorted(_LIMIT_KEYS)
         if key in raw
     }
 

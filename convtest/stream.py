@@ -3,7 +3,8 @@
 Two pure, incremental stages that know nothing of HTTP, so they are tested at every split point
 of the input and reused by every adapter:
 
-* :class:`SSEDecoder` turns arbitrary byte chunks into :class:`ServerSentEvent` records;
+* :class:`SSEDecoder` turns arbitrary byte chunks into :class:`ServerSentEvent` records (it
+  lives in :mod:`convtest.sse_decoder`, and is imported from here too);
 * :class:`TurnAssembler` turns the ``data`` of each event (the AI SDK "UI message stream") into
   a :class:`~convtest.transcript.TurnTranscript`, raising :class:`ProtocolError` on a bad event.
 """
@@ -12,137 +13,50 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convtest.exceptions import ProtocolError
+from convtest.sse_decoder import ServerSentEvent, SSEDecoder, preview, preview_bytes
 from convtest.transcript import DataPart, FilePart, Source, ToolCall, TurnTranscript
 
-__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "TurnAssembler", "preview"]
+__all__ = [
+    "DONE",
+    "MAX_DEPTH",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "TurnAssembler",
+    "nested_too_deeply",
+    "preview",
+    "preview_bytes",
+]
 
 #: the ``data`` of the event that ends a UI message stream
 DONE = "[DONE]"
 
-_BOM = b"\xef\xbb\xbf"
-_LINE_ENDS = (b"\n", b"\r")
+#: the deepest JSON a bot may send: anything deeper would overflow Python's stack further on
+#: (the failure text, the report, goldens all walk the values recursively)
+MAX_DEPTH = 100
 
 
-def preview(text: str, limit: int = 200) -> str:
-    """``repr`` of ``text`` cut to ``limit`` characters, for one-line error messages."""
-    if len(text) <= limit:
-        return repr(text)
-    return repr(text[:limit]) + f"... ({len(text)} chars)"
+def nested_too_deeply(text: str | bytes | bytearray, data: Any) -> bool:
+    """``data``, parsed from ``text``, nests lists and objects more than :data:`MAX_DEPTH` deep."""
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
+    if brackets <= MAX_DEPTH:
+        return False  # the usual case, decided without a walk
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
-    """One dispatched event: its data lines joined by ``\\n``, its type and the last event id."""
-
-    data: str
-    event: str = "message"
-    #: the last ``id:`` seen in the stream so far (it persists across events, as the spec says)
-    id: str | None = None
-
-
-class SSEDecoder:
-    """Incremental server-sent-events decoder (WHATWG HTML, "event stream interpretation").
-
-    ``feed`` accepts any split of the stream: a line is decoded (UTF-8, invalid bytes replaced)
-    only once its line break has arrived, so cuts inside a character or a CRLF are harmless.
-
-    At :meth:`close`, an event whose lines all ended but whose closing blank line never came is
-    still dispatched (a server that ends with ``data: [DONE]\\n`` meant to finish). A trailing
-    fragment without a line break is certainly cut, so it is discarded, as the spec discards an
-    incomplete event, and kept in :attr:`unterminated` for error messages.
-    """
-
-    __slots__ = ("_at_start", "_data", "_event", "_last_id", "_skip_lf", "_tail", "retry", "unterminated")
-
-    def __init__(self) -> None:
-        #: pieces of the current line whose line break has not arrived yet
-        self._tail: list[bytes] = []
-        #: the previous chunk ended in CR: a LF opening the next chunk is the same line break
-        self._skip_lf = False
-        self._at_start = True
-        self._data: list[str] = []
-        self._event = ""
-        self._last_id: str | None = None
-        #: the reconnection time (ms) of the last valid ``retry:`` field
-        self.retry: int | None = None
-        #: the cut final fragment discarded by :meth:`close`
-        self.unterminated = b""
-
-    def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """Take the next chunk; return the events it completes."""
-        if self._skip_lf and data:
-            self._skip_lf = False
-            if data[0] == 0x0A:
-                data = data[1:]
-        if not data:
-            return []
-        if b"\n" not in data and b"\r" not in data:
-            self._tail.append(data)
-            return []
-        # bytes.splitlines breaks on exactly LF, CR and CRLF: the SSE line breaks
-        lines = data.splitlines(keepends=True)
-        if self._tail:
-            self._tail.append(lines[0])
-            lines[0] = b"".join(self._tail)
-            self._tail = []
-        if not lines[-1].endswith(_LINE_ENDS):
-            self._tail.append(lines.pop())
-        elif lines[-1].endswith(b"\r"):
-            self._skip_lf = True
-        if self._at_start:
-            lines[0] = self._strip_bom(lines[0])
-        return self._process(lines)
-
-    def close(self) -> list[ServerSentEvent]:
-        """End of stream: return the last event if its lines were complete (see class doc)."""
-        tail = b"".join(self._tail)
-        self.unterminated = self._strip_bom(tail) if self._at_start else tail
-        self._tail = []
-        self._skip_lf = False
-        events = [self._dispatch()] if self._data else []
-        self._event = ""
-        return events
-
-    def _strip_bom(self, first_line: bytes) -> bytes:
-        self._at_start = False
-        return first_line[3:] if first_line.startswith(_BOM) else first_line
-
-    def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
-        events: list[ServerSentEvent] = []
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
-            if not line:
-                if self._data:
-                    events.append(self._dispatch())
-                else:
-                    self._event = ""
-            elif line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
-                self._field(line.decode("utf-8", "replace"))
-        return events
-
-    def _field(self, line: str) -> None:
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self._last_id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self.retry = int(value)
-
-    def _dispatch(self) -> ServerSentEvent:
-        event = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
-        self._data = []
-        self._event = ""
-        return event
-
+_TOO_DEEP = f"is JSON nested more than {MAX_DEPTH} levels deep"
 
 _Chunk = dict[str, Any]
 _Handler = Callable[["TurnAssembler", _Chunk], None]
@@ -164,6 +78,7 @@ class TurnAssembler:
         "_current",
         "_data",
         "_elapsed_ms",
+        "_inputs",
         "_reasoning",
         "_texts",
         "_tools",
@@ -177,6 +92,9 @@ class TurnAssembler:
         self._texts: _Blocks = {}
         self._reasoning: _Blocks = {}
         self._tools: dict[str, ToolCall] = {}
+        #: streamed tool input, joined when the transcript is read: ``+=`` on a string held by a
+        #: call copies it whole at every delta, which a bot can make quadratic
+        self._inputs: dict[str, list[str]] = {}
         #: data parts that have an id, by (name, id): a later chunk replaces the data
         self._data: dict[tuple[str, str], DataPart] = {}
         self._current = ""
@@ -193,6 +111,8 @@ class TurnAssembler:
         """The transcript so far; valid at any moment, so a partial one can go with an error."""
         self._transcript.text_blocks = ["".join(parts) for parts in self._texts.values()]
         self._transcript.reasoning_blocks = ["".join(parts) for parts in self._reasoning.values()]
+        for call_id, parts in self._inputs.items():
+            self._tools[call_id].input_text = "".join(parts)
         return self._transcript
 
     def feed(self, data: str, elapsed_ms: float) -> None:
@@ -218,6 +138,10 @@ class TurnAssembler:
             chunk = json.loads(data)
         except ValueError as exc:
             raise self._error(f"is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise self._error(_TOO_DEEP) from None
+        if nested_too_deeply(data, chunk):
+            raise self._error(_TOO_DEEP)
         if not isinstance(chunk, dict) or not isinstance(chunk.get("type"), str):
             raise self._error('is not a JSON object with a string "type"')
         return chunk
@@ -319,7 +243,8 @@ class TurnAssembler:
         self._tool(chunk)
 
     def _on_tool_input_delta(self, chunk: _Chunk) -> None:
-        self._tool(chunk).input_text += self._require_str(chunk, "inputTextDelta")
+        call = self._tool(chunk)
+        self._inputs.setdefault(call.id, []).append(self._require_str(chunk, "inputTextDelta"))
 
     def _on_tool_input_available(self, chunk: _Chunk) -> None:
         call = self._tool(chunk)

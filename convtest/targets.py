@@ -85,4 +85,10 @@ class Target:
     max_in_flight: int | None = None
     #: request starts per second against this target
     requests_per_second: float | None = None
+    #: the largest event of a stream (its lines' bytes); past it the turn ends with a verdict
+    max_event_bytes: int = 1024 * 1024
+    #: the largest body of a turn, counted once decoded (a gzip body expands before it counts)
+    max_turn_bytes: int = 16 * 1024 * 1024
+    #: the most events one turn's stream may send
+    max_events: int = 100_000
     retry: RetryPolicy = field(default_factory=RetryPolicy)

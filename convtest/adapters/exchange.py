@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import httpx
 
 from convtest.adapters.base import TurnRequest
+from convtest.adapters.body import ACCEPT_ENCODING, decoded_body
 from convtest.adapters.deadline import Deadline, deadline_in
 from convtest.exceptions import (
     ConnectError,
@@ -120,6 +121,8 @@ class Exchange:
         self.headers_received = False
         #: a byte of the body arrived: from then on a fault is not retryable
         self.body_started = False
+        #: bytes of the body so far, decoded: what ``limits.max_turn_bytes`` counts
+        self.received = 0
         self._set_deadline("first_byte", self.timeouts.connect + self.timeouts.first_byte)
 
     @property
@@ -148,6 +151,10 @@ class Exchange:
 
     def cut_error(self, reason: str = "") -> StreamCutError:
         """The body ended (or the connection broke) before the answer was complete."""
+        raise NotImplementedError
+
+    def too_large_error(self) -> ProtocolError:
+        """The body went past ``limits.max_turn_bytes`` before the answer was complete."""
         raise NotImplementedError
 
     # --- the exchange -----------------------------------------------------------------------
@@ -189,7 +196,7 @@ class Exchange:
         await self.read(response)
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": self.accept}
+        headers = {"Accept": self.accept, "Accept-Encoding": ACCEPT_ENCODING}
         if self.bearer.token:
             headers["Authorization"] = f"Bearer {self.bearer.token}"
         headers.update(self.target.headers)
@@ -199,6 +206,17 @@ class Exchange:
         if name.endswith(".send_request_headers.started"):
             self.request_sent = True
             self._set_deadline("first_byte", self.timeouts.first_byte)
+
+    async def body_pieces(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The decoded body in bounded pieces, counted: past ``limits.max_turn_bytes`` the turn
+        ends before the excess is held anywhere (what follows a complete answer is not counted:
+        it is only drained)."""
+        limit = self.target.max_turn_bytes
+        async for piece in decoded_body(response):
+            self.received += len(piece)
+            if self.received > limit and not self.finished:
+                raise self.too_large_error()
+            yield piece
 
     def awaiting_body(self) -> None:
         """The body may flow now: from here on, silence is measured by the idle clock."""
@@ -234,7 +252,7 @@ class Exchange:
         buffer = bytearray()
         try:
             async with deadline_in(self.timeouts.idle):
-                async for chunk in response.aiter_bytes():
+                async for chunk in decoded_body(response):
                     buffer += chunk
                     if len(buffer) >= limit:
                         break
@@ -410,7 +428,7 @@ def error_detail(body: str) -> str:
     """``error.detail`` (or ``message``) of a Robofy JSON error body, if it has one."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if not isinstance(data, dict):
         return ""

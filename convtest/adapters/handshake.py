@@ -126,7 +126,7 @@ class ClientToken:
             )
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise ProtocolError(
                 f"handshake answer from {url} is not JSON: {body[:200]!r}", target=self._name
             ) from None

@@ -15,13 +15,12 @@ from convtest.adapters.dotted import MISSING, lookup, shape
 from convtest.adapters.exchange import Exchange, drain
 from convtest.adapters.robofy_settings import ResponseFields, robofy_settings
 from convtest.exceptions import ProtocolError, StreamCutError
-from convtest.stream import preview
+from convtest.stream import MAX_DEPTH, nested_too_deeply, preview_bytes
 from convtest.transcript import ToolCall, TurnTranscript
 
-__all__ = ["ANSWER_LIMIT", "AnswerError", "JSONExchange", "transcript_from_json"]
+__all__ = ["AnswerError", "JSONExchange", "transcript_from_json"]
 
-#: a larger answer is refused rather than held in memory
-ANSWER_LIMIT = 10 * 1024 * 1024
+_TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep"
 
 
 class AnswerError(ValueError):
@@ -36,7 +35,6 @@ class JSONExchange(Exchange):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._received = 0
         self._done = False
 
     @property
@@ -46,15 +44,12 @@ class JSONExchange(Exchange):
     async def read(self, response: httpx.Response) -> None:
         self.awaiting_body()
         body = bytearray()
-        chunks = response.aiter_bytes()
+        chunks = self.body_pieces(response)
         async for chunk in chunks:
             body += chunk
-            self._received = len(body)
-            if len(body) > ANSWER_LIMIT:
-                raise self._error(f"the answer is larger than {ANSWER_LIMIT // 1024 // 1024} MB")
             self.body_chunk()
         now = self.elapsed_ms()
-        transcript = self._map(bytes(body))
+        transcript = self._map(body)
         transcript.timings = self.timings
         self.timings.total_ms = now
         if transcript.text:
@@ -62,12 +57,15 @@ class JSONExchange(Exchange):
         self._transcript, self._done = transcript, True
         await drain(chunks)
 
-    def _map(self, body: bytes) -> TurnTranscript:
+    def _map(self, body: bytearray) -> TurnTranscript:
         try:
             data = json.loads(body)
         except ValueError as exc:
-            text = body.decode("utf-8", "replace")
-            raise self._error(f"the answer is not valid JSON ({exc}): {preview(text, 120)}") from None
+            raise self._error(f"the answer is not valid JSON ({exc}): {preview_bytes(body, 120)}") from None
+        except RecursionError:
+            raise self._error(f"the answer is {_TOO_DEEP}: {preview_bytes(body, 120)}") from None
+        if nested_too_deeply(body, data):
+            raise self._error(f"the answer is {_TOO_DEEP}: {preview_bytes(body, 120)}")
         try:
             return transcript_from_json(
                 data, robofy_settings(self.target).response_fields, self._transcript.user
@@ -75,15 +73,21 @@ class JSONExchange(Exchange):
         except AnswerError as exc:
             raise self._error(str(exc)) from None
 
+    def too_large_error(self) -> ProtocolError:
+        limit = self.target.max_turn_bytes
+        return self._error(
+            f"the answer is larger than limits.max_turn_bytes ({limit} bytes); raise it in convtest.yaml"
+        )
+
     def _error(self, problem: str) -> ProtocolError:
         message = f"bad answer from {self.url}: {problem}"
         return ProtocolError(message, target=self.target.name, transcript=self._transcript)
 
     def progress(self) -> str:
-        return f" after {self._received} bytes of the answer"
+        return f" after {self.received} bytes of the answer"
 
     def cut_error(self, reason: str = "") -> StreamCutError:
-        message = f"answer from {self.url} cut after {self._received} bytes" + (
+        message = f"answer from {self.url} cut after {self.received} bytes" + (
             f" ({reason})" if reason else ""
         )
         return StreamCutError(message, target=self.target.name, transcript=self._transcript)

@@ -6,7 +6,7 @@ import httpx
 
 from convtest.adapters.exchange import Exchange, drain
 from convtest.exceptions import ProtocolError, StreamCutError
-from convtest.stream import ServerSentEvent, SSEDecoder, TurnAssembler, preview
+from convtest.stream import DONE, ServerSentEvent, SSEDecoder, TurnAssembler, preview, preview_bytes
 from convtest.transcript import TurnTranscript
 
 __all__ = ["StreamExchange"]
@@ -20,7 +20,7 @@ class StreamExchange(Exchange):
 
     def _new_transcript(self, user: str) -> TurnTranscript:
         """The assembler's own transcript: it fills it as events arrive."""
-        self.decoder = SSEDecoder()
+        self.decoder = SSEDecoder(self.target.max_event_bytes)
         self.assembler = TurnAssembler()
         self.assembler.transcript.user = user
         return self.assembler.transcript
@@ -35,7 +35,7 @@ class StreamExchange(Exchange):
 
     async def read(self, response: httpx.Response) -> None:
         self.awaiting_body()
-        chunks = response.aiter_bytes()
+        chunks = self.body_pieces(response)
         async for chunk in chunks:
             # fed before the deadline moves: the first text lifts the first_token deadline
             done = self._feed(self.decoder.feed(chunk))
@@ -43,6 +43,11 @@ class StreamExchange(Exchange):
             if done:
                 await drain(chunks)
                 return
+            if self.decoder.too_large is not None:
+                raise self._limit_error(
+                    f"event {self.decoder.too_large} from {self.url} is larger than "
+                    f"limits.max_event_bytes ({self.target.max_event_bytes} bytes)"
+                )
         if not self._feed(self.decoder.close()):
             raise self.cut_error()
 
@@ -52,6 +57,11 @@ class StreamExchange(Exchange):
             return False
         now_ms = self.elapsed_ms()
         for event in events:
+            if self.assembler.event_count >= self.target.max_events and event.data != DONE:
+                limit = self.target.max_events
+                raise self._limit_error(
+                    f"stream from {self.url} has more than limits.max_events ({limit}) events"
+                )
             try:
                 self.assembler.feed(event.data, now_ms)
             except ProtocolError as exc:
@@ -66,12 +76,22 @@ class StreamExchange(Exchange):
         text = self.assembler.transcript.text
         return f" after {self.assembler.event_count} events; text so far: {preview(text, 80)}"
 
+    def too_large_error(self) -> ProtocolError:
+        return self._limit_error(
+            f"stream from {self.url} is larger than limits.max_turn_bytes "
+            f"({self.target.max_turn_bytes} bytes) after {self.assembler.event_count} events"
+        )
+
+    def _limit_error(self, problem: str) -> ProtocolError:
+        """A limit of the target was passed: the turn ends, keeping what arrived before."""
+        message = f"{problem}; raise it in convtest.yaml"
+        return ProtocolError(message, target=self.target.name, transcript=self.assembler.transcript)
+
     def cut_error(self, reason: str = "") -> StreamCutError:
         message = f"stream from {self.url} ended before [DONE] after {self.assembler.event_count} events"
         if reason:
             message += f" ({reason})"
         if self.decoder.unterminated:
-            cut = self.decoder.unterminated.decode("utf-8", "replace")
-            message += f"; last line cut: {preview(cut, 80)}"
+            message += f"; last line cut: {preview_bytes(self.decoder.unterminated, 80)}"
         message += f"; text so far: {preview(self.assembler.transcript.text, 80)}"
         return StreamCutError(message, target=self.target.name, transcript=self.assembler.transcript)

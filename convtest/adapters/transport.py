@@ -18,7 +18,8 @@ streamed turn, against 1.8 ms for httpx's sync client). :class:`BlockingTranspor
 the same ``httpx.AsyncClient`` from httpx's sync transport: the request, cookies, redirects and
 errors are the async client's as before, and only the socket waits block. Those waits never
 outlast the task's earliest deadline (:mod:`convtest.adapters.deadline`); at that moment the
-transport hands control back to the loop, where the deadline's asyncio timeout fires as usual.
+transport hands control back to the loop, where the deadline's asyncio timeout fires as usual; so it
+does between two chunks of a body that arrive without pause, once the deadline has passed.
 """
 
 from __future__ import annotations
@@ -329,6 +330,9 @@ class _AsyncBody(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             for chunk in self._body:
+                # a server that never pauses never times a socket wait out: the deadline is
+                # checked at each chunk too, or a fast endless body would outrun every timeout
+                await _yield_to_deadline()
                 yield chunk
         except httpx.TimeoutException:
             await _yield_to_deadline()

@@ -430,3 +430,34 @@ def test_to_dict_is_plain_json_with_text_and_reasoning() -> None:
     assert (data["text"], data["reasoning"]) == ("Hi", "hm")
     assert data["sources"][0]["url"] == "https://x.example"
     assert data["data_parts"] == [{"name": "card", "data": {"a": [1]}, "id": None, "transient": False}]
+
+
+def deep_data(depth: int) -> str:
+    """A data part whose event is ``depth`` levels deep (the event's own object is level 1)."""
+    inner = "[" * (depth - 1) + "]" * (depth - 1)
+    return '{"type": "data-deep", "data": ' + inner + "}"
+
+
+@pytest.mark.parametrize("depth", [101, 5000])
+def test_an_event_nested_more_than_100_deep_is_a_protocol_error(depth: int) -> None:
+    error = protocol_error({"type": "start"}, deep_data(depth))
+    assert error.message.startswith(
+        'event 2 is JSON nested more than 100 levels deep: \'{"type": "data-deep"'
+    )
+    assert error.transcript is not None
+
+
+def test_an_event_100_deep_or_full_of_brackets_in_strings_is_kept() -> None:
+    transcript = assemble(deep_data(100), {"type": "data-text", "data": "[" * 500 + "{" * 500})
+    assert [part.name for part in transcript.data_parts] == ["deep", "text"]
+
+
+def test_a_streamed_tool_input_is_whole_whenever_the_transcript_is_read() -> None:
+    assembler = TurnAssembler()
+    assembler.feed('{"type": "tool-input-start", "toolCallId": "c1", "toolName": "t"}', 1.0)
+    so_far = ""
+    for piece in ['{"a"', ": 1", "}"]:
+        delta = {"type": "tool-input-delta", "toolCallId": "c1", "inputTextDelta": piece}
+        assembler.feed(json.dumps(delta), 1.0)
+        so_far += piece
+        assert assembler.transcript.tool_calls[0].input_text == so_far

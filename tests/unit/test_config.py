@@ -105,3 +105,35 @@ def test_errors_name_the_line_of_the_target_in_convtest_yaml(tmp_path: Path) -> 
     (tmp_path / "convtest.yaml").write_text("\ndefault_target: nope\n")
     with pytest.raises(ConfigError, match=r"^convtest\.yaml:2: `default_target`: unknown target 'nope'"):
         load_config(tmp_path)
+
+
+def test_size_limits_have_defaults_and_can_be_raised(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  t:\n    base_url: http://x\n"
+        "    limits: {max_event_bytes: 4096, max_turn_bytes: 65536, max_events: 50, max_in_flight: 2}\n"
+        "  u:\n    base_url: http://y\n"
+    )
+    config = load_config(tmp_path)
+    raised, default = config.resolve("t", {}), config.resolve("u", {})
+    assert (raised.max_event_bytes, raised.max_turn_bytes, raised.max_events) == (4096, 65536, 50)
+    assert raised.max_in_flight == 2
+    assert (default.max_event_bytes, default.max_turn_bytes, default.max_events) == (2**20, 2**24, 100_000)
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "'big'", "true"])
+def test_a_size_limit_must_be_a_positive_whole_number(tmp_path: Path, value: str) -> None:
+    (tmp_path / "convtest.yaml").write_text(
+        f"targets:\n  t:\n    base_url: http://x\n    limits: {{max_turn_bytes: {value}}}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"target 't': `limits.max_turn_bytes` must be a whole number of at least 1"
+    ):
+        load_config(tmp_path).resolve("t", {})
+
+
+def test_a_misspelt_size_limit_suggests_the_right_one(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  t:\n    base_url: http://x\n    limits: {max_event: 9}\n"
+    )
+    with pytest.raises(ConfigError, match=r"`limits`: unknown key `max_event` — did you mean `max_events`\?"):
+        load_config(tmp_path)

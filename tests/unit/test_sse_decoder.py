@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convtest.stream import ServerSentEvent, SSEDecoder
+from convtest.stream import ServerSentEvent, SSEDecoder, preview, preview_bytes
 
 # Every feature in one stream: BOM, comments, CRLF / CR / LF line ends, multi-line data, named
 # events, ids that persist, retry, an event without data, non-ASCII text up to 4-byte emoji.
@@ -148,3 +148,81 @@ def test_close_after_a_complete_stream_returns_nothing() -> None:
     decoder.feed(b"data: x\n\n")
     assert decoder.close() == []
     assert decoder.unterminated == b""
+
+
+# --- max_event_bytes: an event larger than the limit is never held whole -----------------------------
+
+#: its events' lines add up to 14 bytes (the BOM counts), 15 (the comment counts), then 20
+WITHIN = b"\xef\xbb\xbfdata: first\r\n\r\n: note\ndata: 2nd\r\n\ndata: 12345678901234\n\n"
+
+
+def decode_limited(limit: int, *chunks: bytes) -> tuple[list[ServerSentEvent], SSEDecoder]:
+    decoder = SSEDecoder(limit)
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    return events + decoder.close(), decoder
+
+
+def test_an_event_within_the_limit_passes_and_one_over_it_is_named_at_every_split() -> None:
+    # every event of WITHIN is at most 20 bytes (its lines, line breaks not counted)
+    for cut in range(len(WITHIN) + 1):
+        events, decoder = decode_limited(20, WITHIN[:cut], WITHIN[cut:])
+        assert [event.data for event in events] == ["first", "2nd", "12345678901234"], f"split at {cut}"
+        assert decoder.too_large is None
+    for cut in range(len(WITHIN) + 1):
+        events, decoder = decode_limited(19, WITHIN[:cut], WITHIN[cut:])
+        assert [event.data for event in events] == ["first", "2nd"], f"split at {cut}"
+        assert decoder.too_large == 3, f"split at {cut}"
+
+
+def test_after_an_event_over_the_limit_nothing_more_is_dispatched() -> None:
+    stream = b"data: a\n\n" + b"data: " + b"x" * 100 + b"\n\ndata: b\n\n"
+    for cut in range(len(stream) + 1):
+        events, decoder = decode_limited(50, stream[:cut], stream[cut:])
+        assert events == [ServerSentEvent("a")] and decoder.too_large == 2, f"split at {cut}"
+    assert decoder.feed(b"data: c\n\n") == [] and decoder.unterminated == b""
+
+
+def test_a_line_without_end_is_dropped_at_the_limit_not_buffered() -> None:
+    decoder = SSEDecoder(1000)
+    assert decoder.feed(b"data: ok\n\ndata: ") == [ServerSentEvent("ok")]
+    for _ in range(1000):
+        assert decoder.feed(b"y" * 997) == []
+        assert sum(map(len, decoder._tail)) <= 1000
+    assert decoder.too_large == 2
+
+
+def test_keep_alive_comments_between_events_never_add_up() -> None:
+    # each comment block ends with a blank line, so none is larger than the limit
+    events, decoder = decode_limited(20, b": keep-alive\n\n" * 1000, b"data: x\n\n")
+    assert events == [ServerSentEvent("x")] and decoder.too_large is None
+
+
+def test_endless_comments_without_a_blank_line_count_as_one_event() -> None:
+    events, decoder = decode_limited(100, b": keep-alive\n" * 1000)
+    assert events == [] and decoder.too_large == 1
+
+
+def test_without_a_limit_a_large_event_passes() -> None:
+    assert decode(b"data: " + b"x" * 3_000_000 + b"\n\n") == [ServerSentEvent("x" * 3_000_000)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"short",
+        b"a" * 324,
+        b"a" * 325,
+        "é😀你".encode() * 200,
+        b"\xff" * 1000,
+        "😀".encode() * 81 + b"\xf0\x9f",
+    ],
+)
+def test_preview_of_bytes_is_the_preview_of_their_text(data: bytes) -> None:
+    for limit in (80, 120):
+        assert preview_bytes(data, limit) == preview(data.decode("utf-8", "replace"), limit)
+
+
+def test_preview_of_a_long_line_counts_its_characters_without_decoding_it_whole() -> None:
+    line = "ü".encode() * 3_000_000
+    assert preview_bytes(line, 80) == repr("ü" * 80) + "... (3000000 chars)"
