@@ -18,7 +18,6 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +144,8 @@ class Case:
     suite: str
     #: what the verdict line must contain
     verdict: str
+    #: more keys of the target (indented YAML lines)
+    target: str = ""
 
 
 def bot_suite(mode: str, expect: str = "") -> str:
@@ -157,7 +158,12 @@ BILLION_LAUGHS = "".join(
 )
 CASES = [
     Case("endless text deltas (concurrency 1)", bot_suite("endless-deltas"), "limits.max_turn_bytes"),
-    Case("endless SSE comments, timeouts.total 3 s", bot_suite("endless-comments"), "total timeout"),
+    Case(
+        "endless SSE comments, size limits off",
+        bot_suite("endless-comments"),
+        "total timeout",
+        "    limits: {max_turn_bytes: 1000000000000, max_events: 1000000000}\n",
+    ),
     Case("one endless line", bot_suite("endless-line"), "limits.max_event_bytes"),
     Case("gzip bomb, 1000:1 to 256 MiB", bot_suite("gzip-bomb"), "limits.max_turn_bytes"),
     Case("JSON nested 1,000 deep", bot_suite("deep-json"), "nested"),
@@ -200,6 +206,7 @@ def run_case(case: Case, port: int, folder: Path) -> tuple[str, float, float, bo
     (folder / "convtest.yaml").write_text(
         f"default_target: hostile\ntargets:\n  hostile:\n    base_url: http://127.0.0.1:{port}\n"
         "    pid: p\n    chatbot_id: c\n    timeouts: {connect: 5, first_byte: 5, idle: 5, total: 3}\n"
+        + case.target
     )
     (folder / "case.yaml").write_text(case.suite)
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -238,6 +245,7 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     BOMB = gzip_bomb(256 * MiB)
     print(f"gzip bomb: {len(BOMB) / 1024:.0f} KiB on the wire, 256 MiB inflated\n")
+    print("every target: timeouts {connect: 5, first_byte: 5, idle: 5, total: 3}; limits at their defaults\n")
     print(f"{'case':40} {'time':>7} {'peak RSS':>9}  verdict")
     with HostileServer() as server, tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
