@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
 __all__ = ["main"]
 
 _Command = Callable[[argparse.Namespace], int]
+_MAX_PORT = 65535
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +54,10 @@ def _milliseconds(text: str) -> float:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= _MAX_PORT:
+        # One line and exit code 2, as argparse does for usage errors, without its usage banner.
+        print(f"convtest serve: --port must be 0-{_MAX_PORT}, got {args.port}", file=sys.stderr)
+        return 2
     # Imported here so that other commands do not pay for starlette and uvicorn.
     from convtest.server.app import DEFAULT_TOKEN
     from convtest.server.runner import serve_forever
@@ -68,9 +74,15 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        print(f"convtest serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"convtest serve: cannot listen on {args.host}:{args.port}: {_why(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is already in use (--port 0 picks a free one)"
+    return str(exc)
 
 
 if __name__ == "__main__":

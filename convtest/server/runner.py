@@ -24,6 +24,7 @@ __all__ = ["ReferenceServer", "serve_forever"]
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _BACKLOG = 2048
+_MAX_PORT = 65535
 
 
 class _Server(uvicorn.Server):
@@ -60,6 +61,9 @@ class _Server(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket, so connections queue even before the event loop accepts them."""
+    if not 0 <= port <= _MAX_PORT:
+        # socket.bind would raise OverflowError with a message that does not say which port.
+        raise ValueError(f"port must be 0-{_MAX_PORT}, got {port}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets that do, and without
     # it Nagle's algorithm holds small events back for a delayed ACK (40 ms on Linux).
