@@ -58,6 +58,9 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError:
         raise BadRequest("Request body must be valid JSON.") from None
+    except RecursionError:
+        # json's decoder recurses once per level, so a body of brackets exhausts the stack.
+        raise BadRequest("Request body nests too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object.")
     return body
