@@ -40,6 +40,9 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--latency-ms", type=_milliseconds, default=0.0, help="delay before the first token")
     serve.add_argument("--token-latency-ms", type=_milliseconds, default=0.0, help="delay between tokens")
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=None, help="largest request body served (default: 1 MiB)"
+    )
     serve.set_defaults(command=_serve)
 
 
@@ -58,11 +61,17 @@ def _serve(args: argparse.Namespace) -> int:
         # One line and exit code 2, as argparse does for usage errors, without its usage banner.
         print(f"convtest serve: --port must be 0-{_MAX_PORT}, got {args.port}", file=sys.stderr)
         return 2
+    if args.max_body_bytes is not None and args.max_body_bytes < 1:
+        print(
+            f"convtest serve: --max-body-bytes must be at least 1, got {args.max_body_bytes}", file=sys.stderr
+        )
+        return 2
     # Imported here so that other commands do not pay for starlette and uvicorn.
-    from convtest.server.app import DEFAULT_TOKEN
+    from convtest.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN
     from convtest.server.runner import serve_forever
 
     token = DEFAULT_TOKEN if args.token is None else (args.token or None)
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes
 
     def announce(url: str) -> None:
         print(f"convtest reference agent listening on {url}")
@@ -70,7 +79,15 @@ def _serve(args: argparse.Namespace) -> int:
         print("press Ctrl-C to stop", flush=True)
 
     try:
-        serve_forever(args.host, args.port, token, args.latency_ms, args.token_latency_ms, on_ready=announce)
+        serve_forever(
+            args.host,
+            args.port,
+            token,
+            args.latency_ms,
+            args.token_latency_ms,
+            max_body_bytes=max_body_bytes,
+            on_ready=announce,
+        )
     except KeyboardInterrupt:
         pass
     except OSError as exc:

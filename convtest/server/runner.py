@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from convtest.server.agent import Agent
-from convtest.server.app import DEFAULT_TOKEN, create_app, release_held_streams
+from convtest.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN, create_app, release_held_streams
 
 __all__ = ["ReferenceServer", "serve_forever"]
 
@@ -101,6 +101,7 @@ class ReferenceServer:
         agent: Agent | None = None,
         max_sessions: int = 10_000,
         client_token_uses: int | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.host = host
         self.token = token
@@ -112,6 +113,7 @@ class ReferenceServer:
             agent=agent,
             max_sessions=max_sessions,
             client_token_uses=client_token_uses,
+            max_body_bytes=max_body_bytes,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -175,13 +177,19 @@ def serve_forever(
     latency_ms: float = 0,
     token_latency_ms: float = 0,
     *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; ``on_ready`` gets the URL once listening.
 
     Ctrl-C shuts down gracefully, then raises ``KeyboardInterrupt`` for the caller to swallow.
     """
-    app = create_app(token=token, latency_ms=latency_ms, token_latency_ms=token_latency_ms)
+    app = create_app(
+        token=token,
+        latency_ms=latency_ms,
+        token_latency_ms=token_latency_ms,
+        max_body_bytes=max_body_bytes,
+    )
     sock = _bind(host, port)
     if on_ready is not None:
         on_ready(_url(host, sock.getsockname()[1]))

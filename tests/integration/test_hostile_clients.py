@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from convtest.cli import main
 from convtest.server import DEFAULT_TOKEN, ReferenceServer
 from convtest.server.app import CHAT_PATH, HANDSHAKE_PATH, STREAM_PATH
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+MIB = 1024 * 1024
+ROOT = Path(__file__).parents[2]
 
 
 def chat_body(query: str) -> dict[str, Any]:
     return {"query": query, "pid": "proj-1", "chatbot_id": "bot-1", "user_context": {"platform": "web"}}
+
+
+def head(path: str, *lines: str) -> bytes:
+    """A request head for 127.0.0.1 with the reference token, ``lines`` added as headers."""
+    fields = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {DEFAULT_TOKEN}", *lines]
+    return ("\r\n".join(fields) + "\r\n\r\n").encode()
+
+
+def exchange(port: int, request: bytes) -> bytes:
+    """Send raw bytes and read until the server closes; a socket timeout if it never does."""
+    received = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        while chunk := sock.recv(65536):
+            received += chunk
+    return bytes(received)
+
+
+def status_and_json(raw: bytes) -> tuple[int, Any]:
+    """The status code and JSON body of one raw HTTP/1.1 response framed by Content-Length."""
+    head_bytes, _, body = raw.partition(b"\r\n\r\n")
+    return int(head_bytes.split(b" ")[1]), json.loads(body)
+
+
+def chunked(*pieces: bytes) -> bytes:
+    """Pieces in chunked framing, without the last chunk: the body has not ended yet."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+
+
+def too_large(limit: int) -> dict[str, Any]:
+    detail = f"Request body exceeds the limit of {limit} bytes."
+    return {"message": "Payload Too Large", "error": {"code": "PAYLOAD_TOO_LARGE", "detail": detail}}
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +84,59 @@ def test_a_deeply_nested_body_is_a_400_saying_so(client: httpx.Client, path: str
         "error": {"code": "BAD_REQUEST", "detail": "Request body nests too deeply."},
     }
     assert client.get("/health").status_code == 200
+
+
+# --- request body size -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [STREAM_PATH, CHAT_PATH, HANDSHAKE_PATH])
+def test_a_declared_body_over_one_mib_is_refused_before_it_is_sent(
+    server: ReferenceServer, path: str
+) -> None:
+    """Only the head is sent: the answer cannot wait for the 100 MB it announces."""
+    raw = exchange(server.port, head(path, "Content-Type: application/json", "Content-Length: 100000000"))
+    assert status_and_json(raw) == (413, too_large(MIB))
+    assert b"\r\nconnection: close\r\n" in raw.lower()
+
+
+def test_a_chunked_body_is_refused_once_its_bytes_pass_the_limit() -> None:
+    """The chunked body never ends; the server must count what it read instead of waiting."""
+    with ReferenceServer(max_body_bytes=1000) as small:
+        request = head(STREAM_PATH, "Transfer-Encoding: chunked") + chunked(*[b"x" * 100] * 11)
+        assert status_and_json(exchange(small.port, request)) == (413, too_large(1000))
+
+
+def test_a_body_of_exactly_the_limit_is_served_and_one_byte_more_is_not() -> None:
+    body = json.dumps(chat_body("hi")).encode()
+    with ReferenceServer(max_body_bytes=len(body)) as exact, httpx.Client(base_url=exact.url) as http:
+        assert http.post(STREAM_PATH, content=body, headers=AUTH).status_code == 200
+        padded = head(STREAM_PATH, f"Content-Length: {len(body) + 1}")
+        assert status_and_json(exchange(exact.port, padded)) == (413, too_large(len(body)))
+
+
+def test_a_body_limit_below_one_byte_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_body_bytes must be at least 1"):
+        ReferenceServer(max_body_bytes=0)
+
+
+def test_cli_serve_passes_max_body_bytes_to_the_server() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convtest.cli", "serve", "--port", "0", "--max-body-bytes", "50"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        response = httpx.post(f"{url}{HANDSHAKE_PATH}", json={"pid": "p" * 60}, headers=AUTH)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert (response.status_code, response.json()) == (413, too_large(50))
+
+
+def test_cli_serve_refuses_a_max_body_bytes_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--max-body-bytes", "0"]) == 2
+    assert capsys.readouterr().err == "convtest serve: --max-body-bytes must be at least 1, got 0\n"
