@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,25 @@ def too_large(limit: int) -> dict[str, Any]:
     return {"message": "Payload Too Large", "error": {"code": "PAYLOAD_TOO_LARGE", "detail": detail}}
 
 
+@contextmanager
+def served(*options: str) -> Iterator[str]:
+    """``convtest serve`` in a child process, so a server stuck in C code (a regex holds the GIL)
+    cannot also freeze the test's own timeouts; yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convtest.cli", "serve", "--port", "0", *options],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().split()[-1]
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[ReferenceServer]:
     with ReferenceServer() as running:
@@ -84,6 +105,29 @@ def test_a_deeply_nested_body_is_a_400_saying_so(client: httpx.Client, path: str
         "error": {"code": "BAD_REQUEST", "detail": "Request body nests too deeply."},
     }
     assert client.get("/health").status_code == 200
+
+
+# --- messages that make regexes backtrack ------------------------------------------------------
+
+#: each block kept a pattern busy for time quadratic in its length: 900 KB would have taken hours
+ADVERSARIAL = " ".join(
+    block * (150_000 // len(block)) for block in ["is ", "check ", "resend ", "how long ", "[[fault:"]
+)
+FALLBACK = (
+    "I'm not sure I understood that. I can help with orders, returns, shipping and simple calculations."
+)
+
+
+def test_a_huge_adversarial_message_is_answered_and_health_answers_meanwhile() -> None:
+    """Generous bounds, far from both the second this takes and the hours it took."""
+    with served() as url, httpx.Client(base_url=url, timeout=30) as http, ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(http.post, STREAM_PATH, json=chat_body(ADVERSARIAL), headers=AUTH)
+        health = httpx.get(f"{url}/health", timeout=10)
+        response = answer.result(timeout=60)
+    assert health.status_code == 200
+    assert response.status_code == 200
+    texts = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: {")]
+    assert "".join(event["delta"] for event in texts if event["type"] == "text-delta") == FALLBACK
 
 
 # --- request body size -------------------------------------------------------------------------
@@ -120,20 +164,8 @@ def test_a_body_limit_below_one_byte_is_refused() -> None:
 
 
 def test_cli_serve_passes_max_body_bytes_to_the_server() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "convtest.cli", "serve", "--port", "0", "--max-body-bytes", "50"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
+    with served("--max-body-bytes", "50") as url:
         response = httpx.post(f"{url}{HANDSHAKE_PATH}", json={"pid": "p" * 60}, headers=AUTH)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
     assert (response.status_code, response.json()) == (413, too_large(50))
 
 
