@@ -172,3 +172,91 @@ def test_cli_serve_passes_max_body_bytes_to_the_server() -> None:
 def test_cli_serve_refuses_a_max_body_bytes_below_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--max-body-bytes", "0"]) == 2
     assert capsys.readouterr().err == "convtest serve: --max-body-bytes must be at least 1, got 0\n"
+
+
+# --- slow and numerous connections ---------------------------------------------------------------
+
+UNFINISHED_HEAD = head(STREAM_PATH, "X-Padding: " + "p" * 500)[:-2]
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (nothing it sent is pending), waiting up to its timeout."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.fixture(scope="module")
+def impatient() -> Iterator[ReferenceServer]:
+    with ReferenceServer(header_timeout=0.5) as running:
+        yield running
+
+
+@pytest.mark.parametrize("sent", [b"", UNFINISHED_HEAD[:40]], ids=["nothing", "half a head"])
+def test_a_connection_without_a_whole_head_is_closed_after_the_header_timeout(
+    impatient: ReferenceServer, sent: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=10) as sock:
+        sock.sendall(sent)
+        assert closed_by_server(sock)
+
+
+@pytest.mark.parametrize("first_request", [False, True], ids=["new connection", "kept-alive connection"])
+def test_a_head_sent_byte_by_byte_is_cut_off(impatient: ReferenceServer, first_request: bool) -> None:
+    """Each byte comes well within the timeout; the whole head would take 30 s."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=10) as sock:
+        if first_request:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        sock.settimeout(0.05)
+        for byte in UNFINISHED_HEAD:
+            try:
+                sock.sendall(bytes([byte]))
+                if sock.recv(1) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        else:
+            pytest.fail("the server read the whole slow head without closing the connection")
+
+
+def test_the_header_timeout_does_not_cut_a_slow_answer(impatient: ReferenceServer) -> None:
+    with httpx.Client(base_url=impatient.url, timeout=10) as http:
+        response = http.post(
+            STREAM_PATH, json=chat_body("hi"), headers=AUTH | {"X-Convtest-Fault": "stall:1000"}
+        )
+        assert response.status_code == 200
+        assert response.text.endswith("data: [DONE]\n\n")
+        assert http.get("/health").status_code == 200
+
+
+def test_connections_over_the_cap_get_a_503_and_are_closed() -> None:
+    with ReferenceServer(max_connections=3) as capped:
+        address = ("127.0.0.1", capped.port)
+        held = [socket.create_connection(address, timeout=10) for _ in range(3)]
+        try:
+            refused = exchange(capped.port, b"")
+            held[0].sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            served = held[0].recv(65536)
+        finally:
+            for sock in held:
+                sock.close()
+    detail = "The server already has 3 connections open (max_connections)."
+    error = {"code": "TOO_MANY_CONNECTIONS", "detail": detail}
+    assert status_and_json(refused) == (503, {"message": "Service Unavailable", "error": error})
+    assert served.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"header_timeout": 0}, "header_timeout must be more than 0 seconds, got 0"),
+        ({"max_connections": 0}, "max_connections must be at least 1, got 0"),
+    ],
+)
+def test_connection_limits_out_of_range_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReferenceServer(**options)
