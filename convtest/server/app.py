@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -71,10 +71,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise _BodyTooLarge(limit)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _BodyTooLarge(limit)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _BodyTooLarge(limit)
+    except ClientDisconnect:
+        # Nobody is left to read an answer, but one ends the request without a logged traceback.
+        raise BadRequest("The client disconnected before the end of the body.") from None
     return bytes(body)
 
 

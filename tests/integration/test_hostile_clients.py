@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -260,3 +262,12 @@ def test_connections_over_the_cap_get_a_503_and_are_closed() -> None:
 def test_connection_limits_out_of_range_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ReferenceServer(**options)
+
+
+def test_a_client_leaving_halfway_through_its_body_logs_no_traceback(
+    server: ReferenceServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR), socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(head(STREAM_PATH, "Content-Length: 100") + b'{"query": "h')
+    time.sleep(0.5)  # an error would be logged as soon as the server sees the disconnect
+    assert [record.getMessage() for record in caplog.records] == []
