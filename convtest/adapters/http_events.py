@@ -1,0 +1,154 @@
+"""A stream of events (SSE or NDJSON) -> one transcript, by the ``http`` target's ``events`` rules.
+
+Pure and incremental like :mod:`convtest.stream`: :class:`NDJSONDecoder` turns byte chunks into
+JSON values, :func:`sse_event` turns a server-sent event into the object the rules read, and
+:class:`EventFolder` folds each event into a :class:`~convtest.adapters.reply.ReplyBuilder`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from convtest.adapters.dotted import MISSING, lookup
+from convtest.adapters.http_settings import EventRule, EventRules
+from convtest.adapters.reply import Finish, ReplyBuilder, ReplyError, ToolCall
+from convtest.adapters.robofy_settings import ResponseFields
+from convtest.stream import ServerSentEvent, preview
+
+__all__ = ["EventError", "EventFolder", "NDJSONDecoder", "sse_event"]
+
+
+class EventError(ValueError):
+    """An event cannot be read (not JSON, a field of the wrong type); the message names it."""
+
+
+def sse_event(event: ServerSentEvent, number: int) -> dict[str, Any]:
+    """``{event, data, id}``: ``data`` parsed when it is JSON, else kept as text (``[DONE]``...).
+
+    Data that starts like a JSON object or list must parse: a cut or garbled one is an error."""
+    data: Any = event.data
+    try:
+        data = json.loads(event.data)
+    except ValueError as exc:
+        if event.data.lstrip().startswith(("{", "[")):
+            raise EventError(f"event {number} is not valid JSON ({exc}): {preview(event.data, 80)}") from None
+    return {"event": event.event, "data": data, "id": event.id}
+
+
+class NDJSONDecoder:
+    """Bytes -> one JSON value per line, whatever the split; blank lines are skipped."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self.lines = 0
+        #: the final fragment without a line break that :meth:`close` could not parse
+        self.unterminated = b""
+
+    def feed(self, data: bytes) -> list[Any]:
+        *lines, self._tail = (self._tail + data).split(b"\n")
+        return [value for line in lines if (value := self._parse(line)) is not MISSING]
+
+    def close(self) -> list[Any]:
+        """End of body: a last line without its line break counts if it is whole JSON."""
+        tail, self._tail = self._tail, b""
+        if not tail.strip():
+            return []
+        try:
+            return [json.loads(tail)]
+        except ValueError:
+            self.unterminated = tail
+            return []
+
+    def _parse(self, line: bytes) -> Any:
+        text = line.strip()
+        if not text:
+            return MISSING
+        self.lines += 1
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            shown = preview(text.decode("utf-8", "replace"), 80)
+            raise EventError(f"line {self.lines} is not valid JSON ({exc}): {shown}") from None
+
+
+class EventFolder:
+    """Apply the rules to each event in order; :attr:`done` once the ``done`` rule matched."""
+
+    def __init__(self, rules: EventRules, tool_fields: ResponseFields, user: str) -> None:
+        self.rules = rules
+        self.tool_fields = tool_fields
+        self.reply = ReplyBuilder(user)
+        self.events = 0
+        self.done = False
+
+    def feed(self, event: Any) -> None:
+        self.events += 1
+        rules = self.rules
+        try:
+            text = _read(event, rules.text, "text")
+            if text is not None:
+                self.reply.add(_string(text, rules.text))
+            call = _read(event, rules.tool_call, "tool_call")
+            if call is not None:
+                self.reply.add(self._tool_call(call))
+            reason = _read(event, rules.finish_reason, "finish_reason")
+            if reason is not None:
+                self.reply.add(Finish(_string(reason, rules.finish_reason)))
+            for key in ("session_id", "message_id"):
+                value = _read(event, getattr(rules, key), key)
+                if value is not None:
+                    setattr(self.reply.transcript, key, _string(value, getattr(rules, key)))
+            error = _read(event, rules.error, "error")
+            if error is not None:
+                self.reply.transcript.errors.append(error if isinstance(error, str) else json.dumps(error))
+        except (EventError, ReplyError) as exc:
+            raise EventError(f"event {self.events}: {exc}") from None
+        if rules.done is not None and _matches(event, rules.done):
+            self.done = True
+
+    def _tool_call(self, item: Any) -> ToolCall:
+        fields = self.tool_fields
+        name = lookup(item, fields.tool_name)
+        if not isinstance(name, str) or not name:
+            raise EventError(f"the tool call has no string `{fields.tool_name}`: {preview(str(item), 80)}")
+        call_id, error = lookup(item, fields.tool_id), lookup(item, fields.tool_error)
+        output = lookup(item, fields.tool_output)
+        tool_input = lookup(item, fields.tool_input)
+        return ToolCall(
+            name=name,
+            input=None if tool_input is MISSING else tool_input,
+            output=None if output is MISSING else output,
+            error=None
+            if error in (MISSING, None, False)
+            else (error if isinstance(error, str) else json.dumps(error)),
+            id=None if call_id in (MISSING, None) else str(call_id),
+        )
+
+
+def _read(event: Any, rule: EventRule | None, key: str) -> Any:
+    """The value the rule reads from this event; None when it does not apply."""
+    if rule is None or not _matches(event, rule):
+        return None
+    value = lookup(event, rule.path)
+    return None if value is MISSING else value
+
+
+def _matches(event: Any, rule: EventRule) -> bool:
+    return all(_equal(lookup(event, path), wanted) for path, wanted in rule.when.items())
+
+
+def _equal(value: Any, wanted: str) -> bool:
+    if value is MISSING or isinstance(value, Mapping | list):
+        return False
+    return (str(value).lower() if isinstance(value, bool) or value is None else str(value)) == wanted
+
+
+def _string(value: Any, rule: EventRule | None) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    path = rule.path if rule is not None else "?"
+    raise EventError(f"`{path}` must be a string, got {preview(json.dumps(value, default=str), 60)}")
