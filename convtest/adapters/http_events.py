@@ -27,50 +27,48 @@ class EventError(ValueError):
 def sse_event(event: ServerSentEvent, number: int) -> dict[str, Any]:
     """``{event, data, id}``: ``data`` parsed when it is JSON, else kept as text (``[DONE]``...).
 
-    Data that starts like a JSON object or list must parse: a cut or garbled one is an error."""
+    Data that starts like a JSON object must parse: a cut or garbled one is an error."""
     data: Any = event.data
     try:
         data = json.loads(event.data)
     except ValueError as exc:
-        if event.data.lstrip().startswith(("{", "[")):
+        if event.data.lstrip().startswith("{"):
             raise EventError(f"event {number} is not valid JSON ({exc}): {preview(event.data, 80)}") from None
     return {"event": event.event, "data": data, "id": event.id}
 
 
 class NDJSONDecoder:
-    """Bytes -> one JSON value per line, whatever the split; blank lines are skipped."""
+    """Bytes -> one line per JSON value, whatever the split; blank lines are skipped. Lines are
+    parsed one by one (:meth:`parse`), so what came before a bad line is kept."""
 
     def __init__(self) -> None:
         self._tail = b""
-        self.lines = 0
-        #: the final fragment without a line break that :meth:`close` could not parse
+        #: the final fragment without a line break that :meth:`close` found not to be whole JSON
         self.unterminated = b""
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes) -> list[bytes]:
         *lines, self._tail = (self._tail + data).split(b"\n")
-        return [value for line in lines if (value := self._parse(line)) is not MISSING]
+        return [line for line in lines if line.strip()]
 
-    def close(self) -> list[Any]:
+    def close(self) -> list[bytes]:
         """End of body: a last line without its line break counts if it is whole JSON."""
         tail, self._tail = self._tail, b""
         if not tail.strip():
             return []
         try:
-            return [json.loads(tail)]
+            json.loads(tail)
         except ValueError:
             self.unterminated = tail
             return []
+        return [tail]
 
-    def _parse(self, line: bytes) -> Any:
-        text = line.strip()
-        if not text:
-            return MISSING
-        self.lines += 1
+    @staticmethod
+    def parse(line: bytes, number: int) -> Any:
         try:
-            return json.loads(text)
+            return json.loads(line)
         except ValueError as exc:
-            shown = preview(text.decode("utf-8", "replace"), 80)
-            raise EventError(f"line {self.lines} is not valid JSON ({exc}): {shown}") from None
+            shown = preview(line.strip().decode("utf-8", "replace"), 80)
+            raise EventError(f"line {number} is not valid JSON ({exc}): {shown}") from None
 
 
 class EventFolder:
@@ -110,14 +108,15 @@ class EventFolder:
 
     def _tool_call(self, item: Any) -> ToolCall:
         fields = self.tool_fields
-        name = lookup(item, fields.tool_name)
-        if not isinstance(name, str) or not name:
+        name, call_id = lookup(item, fields.tool_name), lookup(item, fields.tool_id)
+        known = call_id not in (MISSING, None) and self.reply.has_call(str(call_id))
+        if (not isinstance(name, str) or not name) and not known:
             raise EventError(f"the tool call has no string `{fields.tool_name}`: {preview(str(item), 80)}")
-        call_id, error = lookup(item, fields.tool_id), lookup(item, fields.tool_error)
+        error = lookup(item, fields.tool_error)
         output = lookup(item, fields.tool_output)
         tool_input = lookup(item, fields.tool_input)
         return ToolCall(
-            name=name,
+            name=name if isinstance(name, str) else "",
             input=None if tool_input is MISSING else tool_input,
             output=None if output is MISSING else output,
             error=None
@@ -139,10 +138,10 @@ def _matches(event: Any, rule: EventRule) -> bool:
     return all(_equal(lookup(event, path), wanted) for path, wanted in rule.when.items())
 
 
-def _equal(value: Any, wanted: str) -> bool:
+def _equal(value: Any, wanted: tuple[str, ...]) -> bool:
     if value is MISSING or isinstance(value, Mapping | list):
         return False
-    return (str(value).lower() if isinstance(value, bool) or value is None else str(value)) == wanted
+    return (str(value).lower() if isinstance(value, bool) or value is None else str(value)) in wanted
 
 
 def _string(value: Any, rule: EventRule | None) -> str:

@@ -45,11 +45,11 @@ _RESPONSE_FIELD_KEYS: Final = frozenset(ResponseFields.__dataclass_fields__)
 
 @dataclass(frozen=True, slots=True)
 class EventRule:
-    """Read ``path`` of every event for which each ``when`` path holds its value."""
+    """Read ``path`` of every event for which each ``when`` path holds one of its values."""
 
     #: "" for a ``done`` rule, which reads nothing
     path: str
-    when: Mapping[str, str] = field(default_factory=dict)
+    when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ SSE_RULES: Final = EventRules(
     session_id=EventRule("data.session_id"),
     message_id=EventRule("data.message_id"),
     error=EventRule("data.error"),
-    done=EventRule("", {"data": "[DONE]"}),
+    done=EventRule("", {"data": ("[DONE]",)}),
 )
 NDJSON_RULES: Final = EventRules(
     text=EventRule("text"),
@@ -216,7 +216,12 @@ def _rule(value: Any, key: str, options: TargetOptions) -> EventRule | None:
     reject_unknown(value, _RULE_KEYS, f"{options.where}: {where}")
     when = value.get("when") or {}
     require_mapping(when, f"{options.where}: {where}.when")
-    conditions = {_path(path, f"{where}.when", options): _text(wanted) for path, wanted in when.items()}
+    conditions = {
+        _path(path, f"{where}.when", options): tuple(
+            map(_text, wanted if isinstance(wanted, list) else [wanted])
+        )
+        for path, wanted in when.items()
+    }
     if key == "done":
         if not conditions:
             raise options.error(f"{where} needs `when` (e.g. when: {{type: end}}), or is `end`")

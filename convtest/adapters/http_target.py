@@ -196,10 +196,11 @@ class _Events(_Rendered):
         self._end(response)
 
     def _fold(self, events: list[Any]) -> bool:
-        """Fold events in; true once the ``done`` event arrived."""
+        """Fold events in, one by one (what came before a bad one is kept); true once the
+        ``done`` event arrived."""
         for event in events:
             try:
-                self.folder.feed(event)
+                self.folder.feed(self.event(event, self.folder.events + 1))
             except EventError as exc:
                 message = f"bad {self.unit} stream from {self.url}: {exc}"
                 raise ProtocolError(message, target=self.target.name, transcript=self.transcript) from None
@@ -221,6 +222,10 @@ class _Events(_Rendered):
 
     def close(self) -> list[Any]:
         raise NotImplementedError
+
+    def event(self, decoded: Any, number: int) -> Any:
+        """What the rules read of one decoded event."""
+        return decoded
 
     def unterminated(self) -> bytes:
         raise NotImplementedError
@@ -249,18 +254,13 @@ class _SSE(_Events):
         return super()._new_transcript(user)
 
     def decode(self, chunk: bytes) -> list[Any]:
-        return self._events(self.decoder.feed(chunk))
+        return list(self.decoder.feed(chunk))
 
     def close(self) -> list[Any]:
-        return self._events(self.decoder.close())
+        return list(self.decoder.close())
 
-    def _events(self, events: list[Any]) -> list[Any]:
-        first = self.folder.events + 1
-        try:
-            return [sse_event(event, number) for number, event in enumerate(events, first)]
-        except EventError as exc:
-            message = f"bad event stream from {self.url}: {exc}"
-            raise ProtocolError(message, target=self.target.name, transcript=self.transcript) from None
+    def event(self, decoded: Any, number: int) -> Any:
+        return sse_event(decoded, number)
 
     def unterminated(self) -> bytes:
         return self.decoder.unterminated
@@ -276,14 +276,13 @@ class _NDJSON(_Events):
         return super()._new_transcript(user)
 
     def decode(self, chunk: bytes) -> list[Any]:
-        try:
-            return self.decoder.feed(chunk)
-        except EventError as exc:
-            message = f"bad NDJSON stream from {self.url}: {exc}"
-            raise ProtocolError(message, target=self.target.name, transcript=self.transcript) from None
+        return list(self.decoder.feed(chunk))
 
     def close(self) -> list[Any]:
-        return self.decoder.close()
+        return list(self.decoder.close())
+
+    def event(self, decoded: Any, number: int) -> Any:
+        return self.decoder.parse(decoded, number)
 
     def unterminated(self) -> bytes:
         return self.decoder.unterminated

@@ -39,7 +39,7 @@ class ToolCall:
     """A tool the agent called, with what it got back (``output``) or how it failed (``error``).
 
     Text after a tool call starts a new block in a new step, as a model's answer after its tool
-    step does."""
+    step does. A call with the ``id`` of an earlier one completes it (its output, say)."""
 
     name: str
     input: Any = None
@@ -106,16 +106,20 @@ class ReplyBuilder:
             self.transcript.text_blocks.append("")
         self.transcript.text_blocks[-1] += delta
 
+    def has_call(self, call_id: str) -> bool:
+        return any(call.id == call_id for call in self.transcript.tool_calls)
+
     def _tool(self, call: ToolCall) -> None:
+        for recorded in self.transcript.tool_calls:
+            if call.id is not None and recorded.id == call.id:
+                _complete(recorded, call)
+                return
         if self._phase != "tools":
             self._new_step("tools")
         calls = self.transcript.tool_calls
         recorded = RecordedCall(id=call.id or f"call_{len(calls) + 1}", name=call.name, input=call.input)
         recorded.step, recorded.state = max(self.transcript.steps - 1, 0), "input-available"
-        if call.error is not None:
-            recorded.error, recorded.state = call.error, "output-error"
-        elif call.output is not None:
-            recorded.output, recorded.state = call.output, "output-available"
+        _complete(recorded, call)
         calls.append(recorded)
 
     def _new_step(self, phase: Literal["text", "tools"]) -> None:
@@ -145,6 +149,18 @@ class ReplyBuilder:
             if isinstance(steps, bool) or not isinstance(steps, int):
                 raise ReplyError(f"`steps` must be a whole number, got {steps!r}")
             transcript.steps, self._steps_given = steps, True
+
+
+def _complete(recorded: RecordedCall, call: ToolCall) -> None:
+    """What a later event with the same id adds to a call: its input, output or error."""
+    if call.name:
+        recorded.name = call.name
+    if call.input is not None:
+        recorded.input = call.input
+    if call.error is not None:
+        recorded.error, recorded.state = call.error, "output-error"
+    elif call.output is not None:
+        recorded.output, recorded.state = call.output, "output-available"
 
 
 def _tool_call(call: Any) -> ToolCall:
