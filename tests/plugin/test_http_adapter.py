@@ -98,7 +98,9 @@ def test_suite_passes_and_fails_through_the_http_adapter(http_targets: pytest.Py
     assert "Traceback" not in result.stdout.str()
 
 
-def test_rejected_token_names_its_env_var(http_targets: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_token_names_its_env_var(
+    http_targets: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BOT_TOKEN", "wrong-token")
     result = http_targets.runpytest("--convtest-target", "chat-stream", "-k", "wrong")
     result.assert_outcomes(failed=1)
