@@ -129,6 +129,8 @@ class ReplyBuilder:
 
     def _mapping(self, item: Mapping[Any, Any]) -> None:
         _reject_unknown(item, REPLY_KEYS, "a dict answer")
+        for call in _list(item.get("tool_calls"), "tool_calls"):  # a model calls tools, then answers
+            self._tool(_tool_call(call))
         text = item.get("text")
         if isinstance(text, list):
             for block in _strings(text, "text"):
@@ -136,8 +138,6 @@ class ReplyBuilder:
                 self._text(block)
         elif text is not None:
             self._text(_string(text, "text"))
-        for call in _list(item.get("tool_calls"), "tool_calls"):
-            self._tool(_tool_call(call))
         transcript = self.transcript
         transcript.reasoning_blocks += _strings(_as_list(item.get("reasoning")), "reasoning")
         transcript.errors += _strings(_as_list(item.get("errors")), "errors")
