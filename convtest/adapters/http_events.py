@@ -7,7 +7,9 @@ JSON values, :func:`sse_event` turns a server-sent event into the object the rul
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +17,11 @@ from convtest.adapters.dotted import MISSING, lookup
 from convtest.adapters.http_settings import EventRule, EventRules
 from convtest.adapters.reply import Finish, ReplyBuilder, ReplyError, ToolCall
 from convtest.adapters.robofy_settings import ResponseFields
-from convtest.stream import ServerSentEvent, preview
+from convtest.stream import MAX_DEPTH, ServerSentEvent, nested_too_deeply, preview, preview_bytes
 
-__all__ = ["EventError", "EventFolder", "NDJSONDecoder", "sse_event"]
+__all__ = ["EventError", "EventFolder", "NDJSONDecoder", "loads", "sse_event"]
+
+_TOO_DEEP = f"is JSON nested more than {MAX_DEPTH} levels deep"
 
 
 class EventError(ValueError):
@@ -29,26 +33,59 @@ def sse_event(event: ServerSentEvent, number: int) -> dict[str, Any]:
 
     Data that starts like a JSON object must parse: a cut or garbled one is an error."""
     data: Any = event.data
-    try:
-        data = json.loads(event.data)
-    except ValueError as exc:
-        if event.data.lstrip().startswith("{"):
-            raise EventError(f"event {number} is not valid JSON ({exc}): {preview(event.data, 80)}") from None
+    if event.data.lstrip().startswith("{"):
+        data = loads(event.data, f"event {number}")
+    else:
+        with contextlib.suppress(EventError):  # else text, as ``[DONE]`` is
+            data = loads(event.data, f"event {number}")
     return {"event": event.event, "data": data, "id": event.id}
+
+
+def loads(text: str | bytes, what: str) -> Any:
+    """JSON no deeper than :data:`~convtest.stream.MAX_DEPTH`, or an error naming ``what``."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        problem = f"is not valid JSON ({exc})"
+    except RecursionError:
+        problem = _TOO_DEEP
+    else:
+        if not nested_too_deeply(text, data):
+            return data
+        problem = _TOO_DEEP
+    shown = preview(text, 80) if isinstance(text, str) else preview_bytes(text.strip(), 80)
+    raise EventError(f"{what} {problem}: {shown}")
 
 
 class NDJSONDecoder:
     """Bytes -> one line per JSON value, whatever the split; blank lines are skipped. Lines are
     parsed one by one (:meth:`parse`), so what came before a bad line is kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_bytes: int | None = None) -> None:
         self._tail = b""
+        self._limit = math.inf if max_line_bytes is None else max_line_bytes
+        #: lines handed out so far
+        self.lines = 0
+        #: the number of the first line longer than ``max_line_bytes``; nothing is decoded after it
+        self.too_large: int | None = None
         #: the final fragment without a line break that :meth:`close` found not to be whole JSON
         self.unterminated = b""
 
     def feed(self, data: bytes) -> list[bytes]:
-        *lines, self._tail = (self._tail + data).split(b"\n")
-        return [line for line in lines if line.strip()]
+        if self.too_large is not None:
+            return []
+        *complete, tail = (self._tail + data).split(b"\n")
+        lines: list[bytes] = []
+        for line in (*complete, tail):
+            if len(line) > self._limit:
+                self.too_large, self._tail = self.lines + len(lines) + 1, b""
+                break
+            if line is not tail and line.strip():
+                lines.append(line)
+        else:
+            self._tail = tail
+        self.lines += len(lines)
+        return lines
 
     def close(self) -> list[bytes]:
         """End of body: a last line without its line break counts if it is whole JSON."""
@@ -57,18 +94,15 @@ class NDJSONDecoder:
             return []
         try:
             json.loads(tail)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.unterminated = tail
             return []
+        self.lines += 1
         return [tail]
 
     @staticmethod
     def parse(line: bytes, number: int) -> Any:
-        try:
-            return json.loads(line)
-        except ValueError as exc:
-            shown = preview(line.strip().decode("utf-8", "replace"), 80)
-            raise EventError(f"line {number} is not valid JSON ({exc}): {shown}") from None
+        return loads(line, f"line {number}")
 
 
 class EventFolder:

@@ -22,7 +22,7 @@ from convtest.adapters.http_settings import HTTP_OPTIONS, HTTPSettings, configur
 from convtest.adapters.json_answer import JSONExchange
 from convtest.adapters.robofy_settings import ResponseFields
 from convtest.exceptions import ConfigError, ProtocolError, StreamCutError, TargetError, TemplateRenderError
-from convtest.stream import SSEDecoder, preview
+from convtest.stream import SSEDecoder, preview, preview_bytes
 from convtest.targets import Target
 from convtest.templating import Template, render_value
 from convtest.transcript import Exchange as Turn
@@ -163,8 +163,9 @@ class _JSONAnswer(_Rendered, JSONExchange):
 class _Events(_Rendered):
     """A stream of events, each folded into the transcript as it arrives."""
 
-    #: what one event is called in messages
+    #: what the stream and one of its events are called in messages
     unit: ClassVar[str]
+    unit_name: ClassVar[str]
 
     def _new_transcript(self, user: str) -> TurnTranscript:
         settings = self.http_settings
@@ -181,7 +182,7 @@ class _Events(_Rendered):
 
     async def read(self, response: httpx.Response) -> None:
         self.awaiting_body()
-        chunks = response.aiter_bytes()
+        chunks = self.body_pieces(response)
         async for chunk in chunks:
             # fed before the deadline moves: the first text lifts the first_token deadline
             done = self._fold(self.decode(chunk))
@@ -189,6 +190,13 @@ class _Events(_Rendered):
             if done:
                 await drain(chunks)
                 return self._end(response)
+            too_large = self.too_large_event()
+            if too_large is not None:
+                limit = self.target.max_event_bytes
+                raise self._limit_error(
+                    f"{self.unit_name} {too_large} from {self.url} is larger than limits.max_event_bytes "
+                    f"({limit} bytes)"
+                )
         done = self._fold(self.close())
         if not done and (self.unterminated() or self.http_settings.events.done is not None):
             raise self.cut_error()
@@ -199,6 +207,11 @@ class _Events(_Rendered):
         """Fold events in, one by one (what came before a bad one is kept); true once the
         ``done`` event arrived."""
         for event in events:
+            if self.folder.events >= self.target.max_events:
+                limit = self.target.max_events
+                raise self._limit_error(
+                    f"stream from {self.url} has more than limits.max_events ({limit}) events"
+                )
             try:
                 self.folder.feed(self.event(event, self.folder.events + 1))
             except EventError as exc:
@@ -230,6 +243,22 @@ class _Events(_Rendered):
     def unterminated(self) -> bytes:
         raise NotImplementedError
 
+    def too_large_event(self) -> int | None:
+        """The number of an event past ``limits.max_event_bytes``, once the decoder met one."""
+        raise NotImplementedError
+
+    def too_large_error(self) -> ProtocolError:
+        return self._limit_error(
+            f"stream from {self.url} is larger than limits.max_turn_bytes "
+            f"({self.target.max_turn_bytes} bytes) after {self.folder.events} events"
+        )
+
+    def _limit_error(self, problem: str) -> ProtocolError:
+        """A limit of the target was passed: the turn ends, keeping what arrived before."""
+        return ProtocolError(
+            f"{problem}; raise it in convtest.yaml", target=self.target.name, transcript=self.transcript
+        )
+
     def progress(self) -> str:
         return f" after {self.folder.events} events; text so far: {preview(self.transcript.text, 80)}"
 
@@ -239,7 +268,7 @@ class _Events(_Rendered):
         if reason:
             message += f" ({reason})"
         if self.unterminated():
-            message += f"; last line cut: {preview(self.unterminated().decode('utf-8', 'replace'), 80)}"
+            message += f"; last line cut: {preview_bytes(self.unterminated(), 80)}"
         message += f"; text so far: {preview(self.transcript.text, 80)}"
         return StreamCutError(message, target=self.target.name, transcript=self.transcript)
 
@@ -248,10 +277,14 @@ class _SSE(_Events):
     content_types = ("text/event-stream",)
     accept = "text/event-stream"
     unit = "event"
+    unit_name = "event"
 
     def _new_transcript(self, user: str) -> TurnTranscript:
-        self.decoder = SSEDecoder()
+        self.decoder = SSEDecoder(self.target.max_event_bytes)
         return super()._new_transcript(user)
+
+    def too_large_event(self) -> int | None:
+        return self.decoder.too_large
 
     def decode(self, chunk: bytes) -> list[Any]:
         return list(self.decoder.feed(chunk))
@@ -270,10 +303,14 @@ class _NDJSON(_Events):
     content_types = ("ndjson", "jsonl", "jsonlines", "application/json")
     accept = "application/x-ndjson"
     unit = "NDJSON"
+    unit_name = "line"
 
     def _new_transcript(self, user: str) -> TurnTranscript:
-        self.decoder = NDJSONDecoder()
+        self.decoder = NDJSONDecoder(self.target.max_event_bytes)
         return super()._new_transcript(user)
+
+    def too_large_event(self) -> int | None:
+        return self.decoder.too_large
 
     def decode(self, chunk: bytes) -> list[Any]:
         return list(self.decoder.feed(chunk))

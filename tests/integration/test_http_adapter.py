@@ -358,6 +358,44 @@ async def test_each_timeout_names_itself(
     assert fnmatch.fnmatch(str(error), f"target 'bot': {verdict}"), str(error)
 
 
+@pytest.mark.parametrize(
+    ("options", "reply", "limits", "verdict"),
+    [
+        (
+            NDJSON_TARGET,
+            Reply(headers=dict(NDJSON), parts=[b'{"text": "Hel"}\n{"text": "' + b"x" * 64 + b'"}\n']),
+            {"max_event_bytes": 32},
+            "line 2 from * is larger than limits.max_event_bytes (32 bytes); raise it in convtest.yaml",
+        ),
+        (
+            SSE_TARGET,
+            Reply(headers=dict(SSE), parts=[sse_events(*[("token", {"t": "Hel"})] * 5)]),
+            {"max_events": 3},
+            "stream from * has more than limits.max_events (3) events; raise it in convtest.yaml",
+        ),
+        (
+            NDJSON_TARGET,
+            Reply(headers=dict(NDJSON), parts=[b'{"text": "Hel"}\n', b" " * 200]),
+            {"max_turn_bytes": 100},
+            "stream from * is larger than limits.max_turn_bytes (100 bytes) after 1 events; raise it*",
+        ),
+    ],
+    ids=["max_event_bytes", "max_events", "max_turn_bytes"],
+)
+async def test_a_stream_past_the_targets_limits_ends_keeping_what_came_before(
+    server: RawServer,
+    client: httpx.AsyncClient,
+    options: dict[str, Any],
+    reply: Reply,
+    limits: dict[str, int],
+    verdict: str,
+) -> None:
+    error = await fails(server, client, options, reply, **limits)
+    assert isinstance(error, ProtocolError)
+    assert fnmatch.fnmatch(str(error), f"target 'bot': {verdict}"), str(error)
+    assert error.transcript is not None and error.transcript.text.startswith("Hel")
+
+
 async def test_a_request_that_renders_to_no_url_is_a_verdict(
     server: RawServer, client: httpx.AsyncClient
 ) -> None:

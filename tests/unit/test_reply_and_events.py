@@ -243,3 +243,12 @@ def test_a_sse_target_reads_the_default_rules_and_done_end_drops_the_terminator(
     default, _ = configure({"format": "sse"})
     assert default.events.done == EventRule("", {"data": ("[DONE]",)})
     assert json.dumps(default.events.done.when) == '{"data": ["[DONE]"]}'
+
+
+def test_ndjson_stops_at_a_line_longer_than_its_limit_complete_or_not() -> None:
+    decoder = NDJSONDecoder(max_line_bytes=16)
+    assert decoder.feed(b'{"a": 1}\n{"text": "0123') == [b'{"a": 1}']
+    assert decoder.too_large is None
+    assert decoder.feed(b'456789"}\n{"b": 2}\n') == []
+    assert decoder.too_large == 2
+    assert decoder.feed(b'{"c": 3}\n') == [] and decoder.close() == []
