@@ -9,6 +9,7 @@ declares them and reads them with its ``configure`` hook (:class:`~convtest.adap
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tomllib
@@ -29,7 +30,7 @@ from convtest.adapters.options import (
     reject_unknown,
     require_mapping,
 )
-from convtest.exceptions import ConfigError
+from convtest.exceptions import ConfigError, Location
 from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
 
 __all__ = ["CONFIG_FILE", "DEFAULT_ADAPTER", "Config", "load_config"]
@@ -57,6 +58,8 @@ class Config:
     raw_targets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: the line of each target's name (and of ``default_target``) in convtest.yaml
     lines: Mapping[str, int] = field(default_factory=dict)
+    #: the folder of the config file: adapters resolve relative paths from it (None: the cwd)
+    folder: Path | None = None
 
     @property
     def target_names(self) -> list[str]:
@@ -71,7 +74,9 @@ class Config:
         if raw is None:
             raise ConfigError(_unknown_target_message(name, self))
         where = f"{_at(self.source, self.lines, name)}: target {name!r}"
-        return _build_target(name, raw, where, os.environ if environ is None else environ)
+        line = self.lines.get(name)
+        origin = _Origin(self.folder, None if line is None else Location(self.source, line))
+        return _build_target(name, raw, where, os.environ if environ is None else environ, origin)
 
 
 def load_config(rootdir: Path) -> Config:
@@ -83,7 +88,7 @@ def load_config(rootdir: Path) -> Config:
             data, lines = yaml.safe_load(text), _key_lines(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"{CONFIG_FILE}: invalid YAML: {exc}") from None
-        return _parse(data or {}, CONFIG_FILE, lines)
+        return dataclasses.replace(_parse(data or {}, CONFIG_FILE, lines), folder=rootdir)
     toml_path = rootdir / "pyproject.toml"
     if toml_path.is_file():
         try:
@@ -92,7 +97,7 @@ def load_config(rootdir: Path) -> Config:
             raise ConfigError(f"pyproject.toml: invalid TOML: {exc}") from None
         section = data.get("tool", {}).get("convtest")
         if section is not None:
-            return _parse(section, "pyproject.toml [tool.convtest]")
+            return dataclasses.replace(_parse(section, "pyproject.toml [tool.convtest]"), folder=rootdir)
     return Config()
 
 
@@ -152,7 +157,17 @@ def _check_keys_early(raw: Mapping[str, Any], where: str) -> None:
         reject_unknown(raw, COMMON_TARGET_KEYS.union(kind.options), where)
 
 
-def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mapping[str, str]) -> Target:
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where a target is written: the folder of its file, and its line there."""
+
+    folder: Path | None = None
+    location: Location | None = None
+
+
+def _build_target(
+    name: str, raw: Mapping[str, Any], where: str, environ: Mapping[str, str], origin: _Origin
+) -> Target:
     """``where`` names the target in messages: ``convtest.yaml:4: target 'staging'``."""
     secrets: list[str] = []
 
@@ -178,7 +193,7 @@ def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mappin
         for key, value in (raw.get("headers") or {}).items()
     }
     secrets.extend(value for key, value in headers.items() if ENV_REF.search(str(raw["headers"][key])))
-    settings = _settings(kind, name, raw, where, base_url, environ, secrets)
+    settings = _settings(kind, name, raw, where, base_url, environ, secrets, origin)
     return Target(
         name=name,
         adapter=adapter,
@@ -203,12 +218,21 @@ def _settings(
     base_url: str,
     environ: Mapping[str, str],
     secrets: list[str],
+    origin: _Origin,
 ) -> object:
     """The adapter's own options, read by its ``configure`` hook; what it keeps secret is added."""
     if kind.configure is None:
         return None
     own = {key: value for key, value in raw.items() if key in kind.options}
-    options = TargetOptions(name=name, where=where, raw=own, base_url=base_url, environ=environ)
+    options = TargetOptions(
+        name=name,
+        where=where,
+        raw=own,
+        base_url=base_url,
+        environ=environ,
+        folder=origin.folder,
+        location=origin.location,
+    )
     settings = kind.configure(options)
     secrets.extend(options.secrets)
     return settings

@@ -130,9 +130,10 @@ def _assertion_message(exc: AssertionError) -> str:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
+def import_function(reference: str, folder: Path | None, *, allow_async: bool = False) -> Callable[..., Any]:
     """``module.path:function`` (importable, or a module beside the suite) or ``file.py:function``
-    (relative to ``folder``, the suite's); raises ValueError saying what is wrong."""
+    (relative to ``folder``, the suite's); raises ValueError saying what is wrong. A check must be
+    a plain function; the ``python`` adapter's callable may be async (``allow_async``)."""
     target, colon, name = reference.rpartition(":")
     if not colon or not target or not name:
         raise ValueError("expected `module:function` or `path/to/file.py:function`")
@@ -144,7 +145,7 @@ def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
         raise ValueError(f"`{target}` has no function `{name}`{known}")
     if not callable(function):
         raise ValueError(f"`{target}:{name}` is a {type(function).__name__}, not a function")
-    if inspect.iscoroutinefunction(function):
+    if inspect.iscoroutinefunction(function) and not allow_async:
         raise ValueError(f"`{target}:{name}` is async; a check function must be a plain function")
     return function  # type: ignore[no-any-return]
 
