@@ -56,10 +56,10 @@ class SSEDecoder:
     ``feed`` accepts any split of the stream: a line is decoded (UTF-8, invalid bytes replaced)
     only once its line break has arrived, so cuts inside a character or a CRLF are harmless.
 
-    At :meth:`close`, an event whose lines all ended but whose closing blank line never came is
-    still dispatched (a server that ends with ``data: [DONE]\\n`` meant to finish). A trailing
-    fragment without a line break is certainly cut, so it is discarded, as the spec discards an
-    incomplete event, and kept in :attr:`unterminated` for error messages.
+    At :meth:`close` nothing more is dispatched, as the spec says: an event whose lines all ended
+    but whose closing blank line never came is kept in :attr:`unended` (a caller may still take a
+    ``data: [DONE]`` from there), and a trailing fragment without a line break in
+    :attr:`unterminated`, both for error messages.
 
     An event larger than ``max_event_bytes`` (its lines since the blank line before it, line
     breaks not counted, a line still without its break included) is never held whole: the decoder
@@ -80,6 +80,7 @@ class SSEDecoder:
         "dispatched",
         "retry",
         "too_large",
+        "unended",
         "unterminated",
     )
 
@@ -100,6 +101,8 @@ class SSEDecoder:
         self.retry: int | None = None
         #: the cut final fragment discarded by :meth:`close`
         self.unterminated = b""
+        #: the event :meth:`close` found complete but for its blank line, not dispatched
+        self.unended: ServerSentEvent | None = None
         #: events dispatched so far
         self.dispatched = 0
         #: the number (from 1) of the event that went past ``max_event_bytes``; None while none did
@@ -142,15 +145,18 @@ class SSEDecoder:
         return events
 
     def close(self) -> list[ServerSentEvent]:
-        """End of stream: return the last event if its lines were complete (see class doc)."""
+        """End of stream: keep what never ended (see class doc). Returns no event: the list is
+        there so that callers fold ``feed`` and ``close`` alike."""
         tail = b"".join(self._tail)
         self.unterminated = self._strip_bom(tail) if self._at_start else tail
         self._tail = []
         self._tail_size = 0
         self._skip_lf = False
-        events = [self._dispatch()] if self._data and self.too_large is None else []
+        if self._data and self.too_large is None:
+            self.unended = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
+        self._data = []
         self._event = ""
-        return events
+        return []
 
     def _strip_bom(self, first_line: bytes) -> bytes:
         self._at_start = False

@@ -38,6 +38,7 @@ __all__ = [
     "nested_too_deeply",
     "preview",
     "preview_bytes",
+    "unended_done",
 ]
 
 #: the ``data`` of the event that ends a UI message stream
@@ -64,6 +65,15 @@ def nested_too_deeply(text: str | bytes | bytearray, data: Any) -> bool:
         children = value.values() if isinstance(value, dict) else value
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+def unended_done(decoder: SSEDecoder) -> list[ServerSentEvent]:
+    """The ``data: [DONE]`` a closed decoder holds without its blank line, as a list of 0 or 1.
+
+    Any other event without its blank line is dropped, as the SSE spec and the ``ai`` client drop
+    it; ``[DONE]`` is taken, since all it says is that the server finished, and the server did."""
+    unended = decoder.unended
+    return [unended] if unended is not None and unended.data == DONE else []
 
 
 _TOO_DEEP = f"is JSON nested more than {MAX_DEPTH} levels deep"

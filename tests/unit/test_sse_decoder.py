@@ -127,11 +127,19 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert decode(b"data: \xff\xc3\n\n") == [ServerSentEvent("\ufffd\ufffd")]
 
 
-def test_close_dispatches_an_event_missing_only_its_blank_line() -> None:
+def test_close_keeps_an_event_missing_only_its_blank_line_apart_without_dispatching_it() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"data: [DONE]\n") == []
-    assert decoder.close() == [ServerSentEvent("[DONE]")]
+    assert decoder.feed(b"id: 3\nevent: note\ndata: a\ndata: b\r\n") == []
+    assert decoder.close() == []
+    assert decoder.unended == ServerSentEvent("a\nb", "note", "3")
     assert decoder.unterminated == b""
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n", b"\r"])
+def test_a_stream_ending_on_a_blank_line_leaves_nothing_unended(ending: bytes) -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: x\n" + (b"\n" + ending if ending else b"\n")) == [ServerSentEvent("x")]
+    assert decoder.close() == [] and decoder.unended is None
 
 
 def test_close_discards_a_cut_line_and_keeps_it_for_the_error_message() -> None:
