@@ -18,7 +18,14 @@ _LITERALS = ("true", "false", "null")
 _DIGITS = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _OBJECT_STATES = frozenset(
-    {"object-key", "object-after-key", "object-after-comma", "object-start", "object-before-value", "object-after-value"}
+    {
+        "object-key",
+        "object-after-key",
+        "object-after-comma",
+        "object-start",
+        "object-before-value",
+        "object-after-value",
+    }
 )
 _ARRAY_STATES = frozenset({"array-start", "array-after-comma", "array-after-value"})
 

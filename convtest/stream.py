@@ -330,12 +330,13 @@ class TurnAssembler:
         call.preliminary = chunk.get("preliminary") is True
         if call.preliminary:
             call.preliminary_outputs.append(chunk.get("output"))
-        call.output = chunk.get("output")
+        call.output, call.error = chunk.get("output"), None
         call.state = "output-available"
 
     def _on_tool_output_error(self, chunk: _Chunk) -> None:
+        """The error replaces any (preliminary) output, as the client's part keeps one or the other."""
         call = self._tool(chunk)
-        call.error = _error_text(chunk)
+        call.error, call.output = _error_text(chunk), None
         call.state, call.preliminary = "output-error", False
 
     def _on_tool_output_denied(self, chunk: _Chunk) -> None:
@@ -414,7 +415,9 @@ class TurnAssembler:
             self._transcript.session_id = data
             self._transcript.invalid.pop("session_id", None)
         else:
-            self._invalid("session_id", f"(data-session) has data {preview(json.dumps(data), 80)}, not a string")
+            self._invalid(
+                "session_id", f"(data-session) has data {preview(json.dumps(data), 80)}, not a string"
+            )
 
 
 def _error_text(chunk: _Chunk) -> str:

@@ -36,7 +36,9 @@ class FinishReasonCheck:
         if finish_reason is not None:
             actual = f"finish_reason was {quote(finish_reason)}"
         else:
-            actual = "no finish reason arrived" if unusable is None else f"no usable finish reason: {unusable}"
+            actual = (
+                "no finish reason arrived" if unusable is None else f"no usable finish reason: {unusable}"
+            )
         return (Failure(f"finish_reason {wanted}", actual, self.location),)
 
 

@@ -458,7 +458,9 @@ async def test_cut_mid_line_shows_the_cut_line(server: RawServer, client: httpx.
 # --- the end of a stream (README, "The protocol, and where convtest differs from the client") ------
 
 
-async def test_done_without_its_blank_line_ends_the_turn(server: RawServer, client: httpx.AsyncClient) -> None:
+async def test_done_without_its_blank_line_ends_the_turn(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
     body = FULL.removesuffix(b"\n")
     for cut in (len(body) - 3, len(body) - 1):
         transcript = await send(server, client, Reply(parts=split(body, cut), end="close", chunked=False))
@@ -472,7 +474,7 @@ async def test_a_last_event_without_its_blank_line_is_dropped_and_named(
     info = await fails(server, client, Reply(parts=[START, HEL, tail], end="close", chunked=False))
     assert isinstance(info.value, StreamCutError)
     assert "ended before [DONE] after 4 events" in str(info.value)
-    assert "last event never ended (no blank line): '{\"type\":\"text-delta\"" in str(info.value)
+    assert 'last event never ended (no blank line): \'{"type":"text-delta"' in str(info.value)
     assert info.value.transcript is not None and info.value.transcript.text == "Hel"
 
 

@@ -152,7 +152,13 @@ def test_a_data_finish_reason_with_a_string_keeps_the_part_and_names_the_reasons
 def test_tool_input_error_on_a_static_tool_keeps_input_none_and_the_raw_input() -> None:
     (call,) = assemble(
         {"type": "tool-input-start", "toolCallId": "c", "toolName": "lookup"},
-        {"type": "tool-input-error", "toolCallId": "c", "toolName": "lookup", "input": {"id": 5}, "errorText": "bad"},
+        {
+            "type": "tool-input-error",
+            "toolCallId": "c",
+            "toolName": "lookup",
+            "input": {"id": 5},
+            "errorText": "bad",
+        },
     ).tool_calls
     assert (call.state, call.input, call.raw_input, call.error) == ("output-error", None, {"id": 5}, "bad")
 
@@ -203,12 +209,13 @@ def test_the_complete_input_wins_over_the_partial_one() -> None:
     assert (call.input, call.input_text) == ({"a": 10}, '{"a": 1')
 
 
-def test_an_error_after_a_preliminary_output_clears_the_mark() -> None:
+def test_an_error_after_a_preliminary_output_replaces_it() -> None:
     (call,) = assemble(
         {"type": "tool-output-available", "toolCallId": "c", "output": 1, "preliminary": True},
         {"type": "tool-output-error", "toolCallId": "c", "errorText": "boom"},
     ).tool_calls
-    assert (call.state, call.preliminary, call.output) == ("output-error", False, 1)
+    assert (call.state, call.preliminary, call.output, call.error) == ("output-error", False, None, "boom")
+    assert call.preliminary_outputs == [1]
 
 
 # --- parts: order and boundaries -------------------------------------------------------------------------
@@ -243,7 +250,9 @@ def test_parts_keep_the_order_and_boundaries_of_the_stream() -> None:
         FilePart("data:,", "text/plain"),
         TextPart("Done."),
     ]
-    assert transcript.parts[3] is call and call == ToolCall("c", "lookup", input={}, output=1, state="output-available")
+    assert transcript.parts[3] is call and call == ToolCall(
+        "c", "lookup", input={}, output=1, state="output-available"
+    )
     assert transcript.to_dict()["parts"] == [
         {"type": "step-start"},
         {"type": "reasoning", "index": 0},

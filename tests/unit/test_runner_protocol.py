@@ -129,7 +129,7 @@ def test_an_object_session_keeps_its_turn_and_fails_the_next_turn_which_needs_it
     assert second.error is not None and len(adapter.requests) == 1
     assert str(second.error) == (
         "target 'fake': this turn needs the session id of turn 1, which is unusable: "
-        "event 2 (data-session) has data '{\"id\": \"s-1\"}', not a string"
+        'event 2 (data-session) has data \'{"id": "s-1"}\', not a string'
     )
 
 
@@ -155,7 +155,7 @@ def test_what_needs_an_unusable_value_names_why() -> None:
             "no usable finish reason: event 3 (data-finish-reason) has data '\"stop\"', not an object",
         ),
         (
-            "save \"sid\": no session_id in this turn",
-            "event 2 (data-session) has data '{\"id\": \"s-1\"}', not a string",
+            'save "sid": no session_id in this turn',
+            'event 2 (data-session) has data \'{"id": "s-1"}\', not a string',
         ),
     ]
