@@ -234,3 +234,13 @@ def test_preview_of_bytes_is_the_preview_of_their_text(data: bytes) -> None:
 def test_preview_of_a_long_line_counts_its_characters_without_decoding_it_whole() -> None:
     line = "ü".encode() * 3_000_000
     assert preview_bytes(line, 80) == repr("ü" * 80) + "... (3000000 chars)"
+
+
+@pytest.mark.parametrize("prefix", [b"data: ", b"data:", b"data:  "])
+def test_a_long_data_line_is_decoded_alike_wherever_it_is_cut(prefix: bytes) -> None:
+    # past 64 KiB a data line is decoded in place rather than sliced: same text, same replacements
+    text = "é😀x" * 20_000 + "\ufffd"
+    stream = prefix + text.encode()[:-3] + b"\xff\r\n\r\ndata: short\n\n"
+    expected = [ServerSentEvent(prefix[5:].removeprefix(b" ").decode() + text), ServerSentEvent("short")]
+    for cut in (1, 5, 6, 7, 1000, 65_537, len(stream) - 18, len(stream) - 16, len(stream) - 1):
+        assert decode(stream[:cut], stream[cut:]) == expected, f"split at {cut}"
