@@ -215,6 +215,5 @@ class SSEDecoder:
             self.retry = int(value)
 
 
-
 #: a data line at least this long is decoded in place rather than sliced first
 _IN_PLACE = 64 * 1024
