@@ -149,9 +149,15 @@ class TurnAssembler:
             call = self._tools[call_id]
             call.input_text = "".join(pieces)
             if call.state == "input-streaming":
-                encoded = call_id in self._text_encoded
-                call.input = call.input_text if encoded else parse_partial_json(call.input_text)
+                call.input = self._partial_input(call)
         return transcript
+
+    def _partial_input(self, call: ToolCall) -> Any:
+        """A streaming input as the client shows it; too deep to walk safely, none at all."""
+        if call.id in self._text_encoded:
+            return call.input_text
+        value = parse_partial_json(call.input_text)
+        return None if nested_too_deeply(call.input_text, value) else value
 
     def feed(self, data: str, elapsed_ms: float) -> None:
         """Fold in one event's data, received ``elapsed_ms`` after the request was sent."""

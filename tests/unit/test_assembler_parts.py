@@ -192,6 +192,14 @@ def test_input_streamed_and_never_completed_is_parsed_as_partial_json(
     assert (call.state, call.input, call.input_text) == ("input-streaming", expected, "".join(deltas))
 
 
+def test_a_partial_input_nested_more_than_100_deep_is_none() -> None:
+    (call,) = assemble(
+        {"type": "tool-input-start", "toolCallId": "c", "toolName": "t"},
+        {"type": "tool-input-delta", "toolCallId": "c", "inputTextDelta": '{"a": ' + "[" * 150},
+    ).tool_calls
+    assert (call.input, call.input_text[:6]) == (None, '{"a": ')
+
+
 def test_text_encoded_input_streams_as_text() -> None:
     (call,) = assemble(
         {"type": "tool-input-start", "toolCallId": "c", "toolName": "shell", "inputEncoding": "text"},
