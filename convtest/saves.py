@@ -131,7 +131,9 @@ def _save_field(name: str) -> Callable[[SaveRule, TurnTranscript], Any]:
     def extract(rule: SaveRule, transcript: TurnTranscript) -> Any:
         value = getattr(transcript, name)
         if value is None:
-            raise _SaveMiss(f"no {name} in this turn", f"the stream carried no {name.replace('_', ' ')}")
+            problem = transcript.invalid.get(name)
+            actual = f"the stream carried no {name.replace('_', ' ')}" if problem is None else problem
+            raise _SaveMiss(f"no {name} in this turn", actual)
         return value
 
     return extract

@@ -41,6 +41,17 @@ _KNOWN_TRANSCRIPT = frozenset(
         "timings",
     }
 )
+#: fields the turn template shows among the parts, when the transcript has them in order
+_SHOWN_AS_PARTS = frozenset({"parts", "reasoning_blocks", "reasoning", "sources", "files", "data_parts"})
+#: the typed list each kind of part reference points into
+_PART_LISTS = {
+    "text": "text_blocks",
+    "reasoning": "reasoning_blocks",
+    "tool": "tool_calls",
+    "source": "sources",
+    "file": "files",
+    "data": "data_parts",
+}
 _KNOWN_TOOL = frozenset({"id", "name", "input", "output", "input_text", "error", "step"})
 
 
@@ -63,6 +74,15 @@ class ToolView:
     input_text: str
     error: str | None
     extras: list[tuple[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PartView:
+    """One part of the reply where it came: ``kind`` is text, reasoning, tool, source, file, data
+    or step; ``value`` the text, a :class:`ToolView`, the part's fields, or the step's number."""
+
+    kind: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,9 @@ class TurnView:
     anchor: str
     text: str | None
     tools: list[ToolView]
+    #: the reply part by part, in stream order; empty when the transcript has no order (then the
+    #: template shows the tools, then the text)
+    parts: list[PartView]
     finish_reason: str | None
     raw_finish_reason: str | None
     timings: dict[str, float | None]
@@ -211,6 +234,9 @@ def _conversation(position: int, entry: Entry) -> ConversationView:
 def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change]) -> TurnView:
     transcript: dict[str, Any] = turn.get("transcript") or {}
     timings = transcript.get("timings") or {}
+    tools = [_tool(call) for call in transcript.get("tool_calls") or []]
+    parts = _parts(transcript, tools)
+    known = _KNOWN_TRANSCRIPT | _SHOWN_AS_PARTS if parts else _KNOWN_TRANSCRIPT
     return TurnView(
         index=int(turn.get("index") or 0),
         location=str(turn.get("location") or ""),
@@ -218,7 +244,8 @@ def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change])
         passed=bool(turn.get("passed")),
         anchor=f"{conversation_anchor}-t{turn.get('index')}",
         text=transcript.get("text") if transcript else None,
-        tools=[_tool(call) for call in transcript.get("tool_calls") or []],
+        tools=tools,
+        parts=parts,
         finish_reason=transcript.get("finish_reason"),
         raw_finish_reason=transcript.get("raw_finish_reason"),
         timings={key: timings.get(key) for key in ("first_byte_ms", "first_token_ms", "total_ms")},
@@ -228,13 +255,30 @@ def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change])
         done=transcript.get("done") if transcript else None,
         stream_errors=[str(e) for e in transcript.get("errors") or []],
         unknown_events=list(transcript.get("unknown_events") or []),
-        extras=_extras(transcript, _KNOWN_TRANSCRIPT),
+        extras=_extras(transcript, known),
         failures=list(turn.get("failures") or []),
         error=turn.get("error"),
         error_type=turn.get("error_type"),
         saved=dict(turn.get("saved") or {}),
         golden_changes=changes,
     )
+
+
+def _parts(transcript: dict[str, Any], tools: list[ToolView]) -> list[PartView]:
+    """The part references of the transcript resolved into views; a reference that points
+    nowhere (a hand-edited or older transcript) is left out rather than failing the report."""
+    views, steps = [], 0
+    for ref in transcript.get("parts") or []:
+        kind = ref.get("type") if isinstance(ref, dict) else None
+        if kind == "step-start":
+            steps += 1
+            views.append(PartView("step", steps))
+            continue
+        items = tools if kind == "tool" else transcript.get(_PART_LISTS.get(str(kind), ""))
+        index = ref.get("index") if isinstance(ref, dict) else None
+        if isinstance(items, list) and isinstance(index, int) and 0 <= index < len(items):
+            views.append(PartView(str(kind), items[index]))
+    return views
 
 
 def _tool(call: dict[str, Any]) -> ToolView:
