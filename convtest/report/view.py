@@ -147,6 +147,8 @@ class ConversationView:
     turns: list[TurnView]
     golden: GoldenView | None
     headline: str
+    #: the checks of the whole conversation (its own ``expect``) that did not hold
+    failures: list[dict[str, Any]] = field(default_factory=list)
     open: bool = False
 
     @property
@@ -220,6 +222,7 @@ def _conversation(position: int, entry: Entry) -> ConversationView:
     golden = data.get("golden") if isinstance(data.get("golden"), dict) else None
     by_turn = _golden_changes(golden)
     turns = [_turn(anchor, turn, by_turn.pop(turn.get("index"), [])) for turn in data.get("turns") or []]
+    failures = list(data.get("failures") or [])
     return ConversationView(
         anchor=anchor,
         entry=entry,
@@ -227,7 +230,8 @@ def _conversation(position: int, entry: Entry) -> ConversationView:
         turn_count=int(data.get("turn_count") or len(turns)),
         turns=turns,
         golden=_golden(golden, by_turn) if golden else None,
-        headline=_headline(entry, turns, golden),
+        headline=_headline(entry, turns, golden, failures),
+        failures=failures,
     )
 
 
@@ -340,16 +344,18 @@ def _change(change: dict[str, Any]) -> Change:
     )
 
 
-def _headline(entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | None) -> str:
+def _headline(
+    entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | None, failures: list[dict[str, Any]]
+) -> str:
     """One line that says why a conversation did not pass, for the collapsed view."""
     failed = next((turn for turn in turns if not turn.passed), None)
     if failed is not None:
         if failed.error:
             return f"turn {failed.index}: {failed.error.splitlines()[0]}"
         if failed.failures:
-            more = len(failed.failures) - 1
-            suffix = f" (+{more} more)" if more else ""
-            return f"turn {failed.index}: expected {failed.failures[0].get('check')}{suffix}"
+            return f"turn {failed.index}: {_first_expected(failed.failures)}"
+    if failures:
+        return f"the whole conversation: {_first_expected(failures)}"
     if golden and golden.get("status") in ("mismatch", "missing") and golden.get("message"):
         return f"golden: {golden['message']}"
     if entry.outcome != "passed" and entry.messages:
@@ -358,6 +364,11 @@ def _headline(entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | 
             return lines[1].removeprefix("✗ ")
         return lines[0] if lines else ""
     return ""
+
+
+def _first_expected(failures: Sequence[dict[str, Any]]) -> str:
+    more = len(failures) - 1
+    return f"expected {failures[0].get('check')}" + (f" (+{more} more)" if more else "")
 
 
 def _samples(conversations: Iterable[ConversationView]) -> Iterable[Sample]:

@@ -272,3 +272,21 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_report(target, "<p>two</p>")
     assert target.read_text() == "<p>two</p>"
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_a_failed_check_of_the_whole_conversation_is_shown_and_is_the_headline(run_info: RunInfo) -> None:
+    passed = turn(1, "Hello", "Hi! How can I help?")
+    conversation = entry("polite", [passed], outcome="failed")
+    assert conversation.data is not None
+    conversation.data["failures"] = [
+        {"check": "python check mychecks:polite holds", "actual": "the bot was rude", "location": "x.yaml:4"}
+    ]
+    (suite,) = build_view([conversation], run_info).suites
+    assert (
+        suite.conversations[0].headline
+        == "the whole conversation: expected python check mychecks:polite holds"
+    )
+    html = render_report([conversation], run_info)
+    assert "the whole conversation" in html
+    assert "✗ expected python check mychecks:polite holds" in html
+    assert "the bot was rude" in html and "x.yaml:4" in html

@@ -4,6 +4,7 @@ RecursionError; a regex cannot be made to backtrack past its time limit by the b
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import resource
 import string
@@ -27,6 +28,8 @@ from convtest.templating import Template
 from convtest.transcript import TurnTranscript
 
 LOC = Location("suites/t.yaml", 7)
+#: examples per property; a longer campaign: CONVTEST_FUZZ_EXAMPLES=20000 pytest -k property
+FUZZ_EXAMPLES = int(os.environ.get("CONVTEST_FUZZ_EXAMPLES", "300"))
 #: ten times ten times ... ten values: 10 ** 10 once every alias is expanded
 BILLION_LAUGHS = "".join(
     f"  l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10) if level else ', '.join(['lol'] * 10)}]\n"
@@ -240,16 +243,18 @@ YAML_PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.lists(st.one_of(YAML_PIECES, st.text(string.printable, max_size=8)), max_size=40))
-def test_no_exception_but_convtests_own_escapes_the_suite_loader(pieces: list[str]) -> None:
+def test_property_no_exception_but_convtests_own_escapes_the_suite_loader(pieces: list[str]) -> None:
     with contextlib.suppress(ConvtestError):
         load_suite_text("\n".join(pieces), "fuzz.yaml")
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None)
 @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=6))
-def test_splitting_a_byte_stream_never_changes_its_events(data: bytes, cuts: list[int]) -> None:
+def test_property_splitting_a_byte_stream_never_changes_its_events(data: bytes, cuts: list[int]) -> None:
     whole = SSEDecoder()
     expected = [*whole.feed(data), *whole.close()]
     decoder, events, start = SSEDecoder(), [], 0
