@@ -98,7 +98,7 @@ def golden_folder_problem(suite: Path) -> str | None:
 def suite_sharing_golden_folder(suite: Path) -> Path | None:
     """The other suite file (``orders.yml`` beside ``orders.yaml``) whose goldens would share this
     file's golden folder, or None."""
-    for suffix in (*SUITE_SUFFIXES, *(suffix.upper() for suffix in SUITE_SUFFIXES)):
+    for suffix in SUITE_SUFFIXES:
         other = suite.with_suffix(suffix)
         # a case-insensitive file system finds ``orders.YAML`` as this very file
         if other.name.lower() != suite.name.lower() and is_suite_file(other):

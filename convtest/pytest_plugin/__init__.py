@@ -18,6 +18,7 @@ import pytest
 
 from convtest.pytest_plugin.goldens import add_golden_options, register_goldens
 from convtest.pytest_plugin.report import add_report_option, register_report
+from convtest.pytest_plugin.select import add_select_option, register_select
 from convtest.pytest_plugin.state import close_state, start_state
 from convtest.sniff import is_suite_file
 
@@ -32,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("convtest", "chatbot conversation suites")
     add_report_option(group)
     add_golden_options(group)
+    add_select_option(group)
     group.addoption(
         "--convtest-target",
         metavar="NAME",
@@ -64,6 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = start_state(config)
     register_report(config)
     register_goldens(config)
+    register_select(config)
     target = config.getoption("convtest_target")
     if target is not None:
         from convtest.exceptions import ConfigError
