@@ -88,7 +88,7 @@ def golden_folder_problem(suite: Path) -> str | None:
     stem = suite.stem
     if stem not in ("", ".", "..") and "/" not in stem and "\\" not in stem:
         return None
-    folder = f"{suite.parent.as_posix()}/{GOLDENS_DIR}/{stem}"
+    folder = f"{(suite.parent / GOLDENS_DIR).as_posix()}/{stem}"
     return (
         f"suite file name `{suite.name}` cannot have goldens: their folder `{folder}` would not "
         f"be inside `{GOLDENS_DIR}`; rename the file"

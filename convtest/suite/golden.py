@@ -106,7 +106,7 @@ def claim_golden_file(
 def _taken(slug: str, entry: Conversation, claims: GoldenClaims) -> str | None:
     other = claims.neighbour.get(slug)
     if other is not None:
-        shown = f"{claims.suite.parent.as_posix()}/{GOLDENS_DIR}/{claims.suite.stem}/{slug}.yaml"
+        shown = (claims.suite.parent / GOLDENS_DIR / claims.suite.stem / f"{slug}.yaml").as_posix()
         names = f"`{claims.suite.name}` and `{Path(other.location.file).name}`"
         return (
             f"golden file `{shown}` is also the golden of conversation `{other.name}` in "
