@@ -46,9 +46,16 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+#: line breaks besides ``\n`` (``\r`` is never written raw)
+_OTHER_BREAKS: Final = frozenset("\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # the emitter falls back to quotes by itself where a block cannot hold the text exactly
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    # the emitter falls back to quotes by itself where a block cannot hold the text exactly, but
+    # writes YAML's other line breaks raw where a reader folds them into spaces: only double
+    # quotes escape them
+    style = '"' if _OTHER_BREAKS.intersection(value) else "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
