@@ -20,6 +20,7 @@ from convtest.pytest_plugin.goldens import add_golden_options, register_goldens
 from convtest.pytest_plugin.report import add_report_option, register_report
 from convtest.pytest_plugin.select import add_select_option, register_select
 from convtest.pytest_plugin.state import close_state, start_state
+from convtest.pytest_plugin.wire import utf8_safe
 from convtest.sniff import is_suite_file
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def pytest_runtest_makereport(
     if call.when == "call" and is_conversation(item) and item.result is not None:
         detailed = item.config.getoption("convtest_report", None) is not None
         if detailed or item.result.golden is not None:
-            report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
+            data = utf8_safe(item.result.to_dict(transcripts=detailed))
+            report.convtest = data  # type: ignore[attr-defined]
         item.result = None
     return report
 

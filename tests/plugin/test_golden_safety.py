@@ -164,19 +164,23 @@ def surrogate_bot(pytester: pytest.Pytester) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("surrogate_bot")
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 def test_a_lone_surrogate_from_the_bot_reads_back_and_the_report_is_written(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, workers: list[str]
 ) -> None:
-    write(pytester, "bot.yaml", "target: bot\n" + HELLO.format(name="surrogates"))
+    failing = (
+        "  - name: fails\n    turns:\n      - user: Hello\n        expect: {text: {contains: nothing}}\n"
+    )
+    write(pytester, "bot.yaml", "target: bot\n" + HELLO.format(name="surrogates") + failing)
 
-    recorded = pytester.runpytest("--update-goldens", "--convtest-report", "report.html")
+    recorded = pytester.runpytest(*workers, "--update-goldens", "--convtest-report", "report.html")
 
-    recorded.assert_outcomes(passed=1)
-    assert recorded.ret == 0
+    recorded.assert_outcomes(passed=1, failed=1)
+    recorded.stdout.fnmatch_lines(["*bot:  bad \\ud800 text*", "convtest goldens: 1 written"])
     report = (pytester.path / "report.html").read_text(encoding="utf-8")
-    assert "\\ud800" in report
-    again = pytester.runpytest("--convtest-report", "report.html")
-    again.assert_outcomes(passed=1)
+    assert "bad \\ud800 text" in report
+    again = pytester.runpytest(*workers, "--convtest-report", "report.html")
+    again.assert_outcomes(passed=1, failed=1)
     again.stdout.fnmatch_lines(["convtest goldens: 1 match"])
 
 
