@@ -49,7 +49,7 @@ def find_unused(suites: Mapping[Path, SuiteGoldens], rootdir: Path) -> list[Unus
             candidates = [directory / f"{folder.name}{suffix}" for suffix in SUITE_SUFFIXES]
             owners = [suites[path] for path in candidates if path in suites]
             if any(path.is_file() and path not in suites for path in candidates):
-                continue  # ``orders.yml`` was not collected: its goldens may be in this folder
+                continue  # a file not collected in this run (``orders.yml``): its goldens may be here
             unused.extend(_unused_in(folder, _merged(owners), rootdir))
     return unused
 

@@ -55,8 +55,10 @@ def load_suite(path: Path, *, display_path: str | None = None, default_target: s
     """Read and validate one suite file; ``display_path`` is how messages name it."""
     shown = str(path) if display_path is None else display_path
     suite = _load(read_suite_text(path, shown), shown, path, default_target)
+    if not any(entry.golden for entry in suite.conversations):
+        return suite
     neighbour = suite_sharing_golden_folder(path)
-    if neighbour is None or not any(entry.golden for entry in suite.conversations):
+    if neighbour is None:
         return suite
     other = _neighbour_conversations(neighbour, str(Path(shown).with_name(neighbour.name)))
     return _claim_golden_files(suite, shown, other)
