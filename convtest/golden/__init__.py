@@ -1,7 +1,8 @@
 """Golden transcripts: one known-good recording per conversation, compared with every run.
 
 - :mod:`~convtest.golden.document`: what a golden holds (nothing volatile, nothing secret)
-- :mod:`~convtest.golden.store`: where goldens live; YAML written atomically
+- :mod:`~convtest.golden.paths`: where goldens live: slugs, and folders that never leave `__goldens__`
+- :mod:`~convtest.golden.store`: golden YAML, read back exactly and written atomically
 - :mod:`~convtest.golden.compare`: a run against its golden, under the suite's settings
 - :mod:`~convtest.golden.worddiff`: word-level text differences and similarity
 - :mod:`~convtest.golden.text`: a failed check in words

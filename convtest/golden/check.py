@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from convtest.exceptions import GoldenError
 from convtest.golden.compare import compare_turns
 from convtest.golden.document import golden_document
+from convtest.golden.paths import golden_path
 from convtest.golden.result import GoldenResult, TurnChanges
-from convtest.golden.store import dump_golden, golden_path, load_golden, write_atomic
+from convtest.golden.store import dump_golden, load_golden, write_atomic
 from convtest.golden.text import update_command
 from convtest.models import Conversation, GoldenSettings
 
@@ -41,7 +42,11 @@ def check_golden(
     conversation, default = result.conversation, result.conversation.golden
     if default is None:
         return None
-    path = golden_path(Path(suite_path), conversation.name)
+    try:  # the loader refuses such a conversation already; this holds without the loader too
+        path = golden_path(Path(suite_path), conversation.name)
+        shown_golden_path(conversation)
+    except GoldenError as error:
+        return GoldenResult("mismatch", conversation.location.file, str(error))
     document = golden_document(result)
     settings = [turn.golden or default for turn in conversation.turns]
     verdict = _verdict(path, document, conversation, settings)

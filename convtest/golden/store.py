@@ -1,16 +1,16 @@
-"""Where goldens live and how they are read and written.
+"""How goldens are read and written (where they live: :mod:`convtest.golden.paths`).
 
-Layout: ``<suite dir>/__goldens__/<suite file stem>/<conversation slug>.yaml``. The YAML is written
-for review: keys in a fixed order, multi-line text as ``|`` blocks, non-ASCII kept as is. Writes go
-to a temporary file in the same directory and are renamed over the old golden, so an interrupted
-run leaves either the old golden or the new one, never half of one.
+The YAML is written for review: keys in a fixed order, multi-line text as ``|`` blocks, non-ASCII
+kept as is, and what a file cannot hold raw (control characters, a lone surrogate a bot sent) as
+escapes in double quotes, so every string reads back as it was. Writes go to a temporary file in
+the same directory and are renamed over the old golden, so an interrupted run leaves either the
+old golden or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Final
@@ -25,32 +25,18 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 __all__ = [
-    "GOLDENS_DIR",
     "dump_golden",
-    "golden_path",
-    "golden_slug",
     "load_golden",
     "parse_golden",
     "remove_golden",
     "write_atomic",
 ]
 
-GOLDENS_DIR: Final = "__goldens__"
-_MAX_SLUG: Final = 100
+_PURE_LOADER: Final[type[Any]] = yaml.SafeLoader
 _HEADER: Final = (
     "# convtest golden transcript: compared with every run, rewritten by `pytest --update-goldens`.\n"
     "# Review changes to it like code.\n"
 )
-
-
-def golden_slug(name: str) -> str:
-    """A conversation's file name: its words in lower case joined by ``-``."""
-    slug = re.sub(r"[\W_]+", "-", name.lower()).strip("-")
-    return slug[:_MAX_SLUG].rstrip("-") or "conversation"
-
-
-def golden_path(suite: Path, conversation: str) -> Path:
-    return suite.parent / GOLDENS_DIR / suite.stem / f"{golden_slug(conversation)}.yaml"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -60,9 +46,16 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+#: line breaks besides ``\n`` (``\r`` is never written raw)
+_OTHER_BREAKS: Final = frozenset("\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # the emitter falls back to quotes by itself where a block cannot hold the text exactly
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    # the emitter falls back to quotes by itself where a block cannot hold the text exactly, but
+    # writes YAML's other line breaks raw where a reader folds them into spaces: only double
+    # quotes escape them
+    style = '"' if _OTHER_BREAKS.intersection(value) else "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -84,7 +77,7 @@ def dump_golden(document: dict[str, Any]) -> str:
 def parse_golden(text: str, shown: str) -> dict[str, Any]:
     """A golden's data: a mapping with a ``turns`` list of mappings, or :class:`GoldenError`."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise GoldenError(f"cannot read golden {shown}: invalid YAML ({exc})".replace("\n", " ")) from None
     turns = data.get("turns") if isinstance(data, dict) else None
@@ -92,6 +85,20 @@ def parse_golden(text: str, shown: str) -> dict[str, Any]:
         raise GoldenError(f"cannot read golden {shown}: expected a mapping with a `turns` list of mappings")
     golden: dict[str, Any] = data
     return golden
+
+
+def _load_yaml(text: str) -> Any:
+    """libyaml first, for speed; it refuses the ``\\uD800`` escape a lone surrogate is written as,
+    which PyYAML's own loader reads back."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as first:
+        if _Loader is _PURE_LOADER:
+            raise
+        try:
+            return yaml.load(text, Loader=_PURE_LOADER)
+        except yaml.YAMLError:
+            raise first from None
 
 
 def load_golden(path: Path, shown: str) -> dict[str, Any] | None:

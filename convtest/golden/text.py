@@ -21,9 +21,13 @@ _INDENT: Final = " " * 8
 
 
 def update_command(conversation: Conversation) -> str:
-    """The command that records this conversation's golden: its pytest node id, quoted for a shell."""
-    node_id = f"{conversation.location.file}::{conversation.name}"
-    return f"pytest {shlex.quote(node_id)} --update-goldens"
+    """The command that records this conversation's golden and no other, quoted for a shell.
+
+    Not a node id: pytest cuts one at every ``::`` and lets ``file::refund`` select ``refund [v2]``
+    too; ``--convtest-conversation`` matches the whole name exactly.
+    """
+    file, name = shlex.quote(conversation.location.file), shlex.quote(conversation.name)
+    return f"pytest {file} --convtest-conversation={name} --update-goldens"
 
 
 def format_golden_failure(result: ConversationResult) -> str:

@@ -8,11 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convtest.golden.store import GOLDENS_DIR, golden_slug
+from convtest.golden.paths import GOLDENS_DIR, SUITE_SUFFIXES, golden_slug
 
 __all__ = ["SuiteGoldens", "UnusedGolden", "find_unused"]
-
-_SUITE_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(slots=True)
@@ -48,12 +46,23 @@ def find_unused(suites: Mapping[Path, SuiteGoldens], rootdir: Path) -> list[Unus
     unused: list[UnusedGolden] = []
     for directory in sorted({suite.parent for suite in suites}):
         for folder in _golden_folders(directory / GOLDENS_DIR):
-            candidates = [directory / f"{folder.name}{suffix}" for suffix in _SUITE_SUFFIXES]
-            known = next((suites[path] for path in candidates if path in suites), None)
-            if known is None and any(path.is_file() for path in candidates):
-                continue
-            unused.extend(_unused_in(folder, known, rootdir))
+            candidates = [directory / f"{folder.name}{suffix}" for suffix in SUITE_SUFFIXES]
+            owners = [suites[path] for path in candidates if path in suites]
+            if any(path.is_file() and path not in suites for path in candidates):
+                continue  # a file not collected in this run (``orders.yml``): its goldens may be here
+            unused.extend(_unused_in(folder, _merged(owners), rootdir))
     return unused
+
+
+def _merged(owners: list[SuiteGoldens]) -> SuiteGoldens | None:
+    """``orders.yaml`` and ``orders.yml`` keep their goldens in one folder: both account for it."""
+    if not owners:
+        return None
+    merged = SuiteGoldens()
+    for suite in owners:
+        merged.conversations |= suite.conversations
+        merged.golden |= suite.golden
+    return merged
 
 
 def _golden_folders(root: Path) -> list[Path]:

@@ -18,7 +18,9 @@ import pytest
 
 from convtest.pytest_plugin.goldens import add_golden_options, register_goldens
 from convtest.pytest_plugin.report import add_report_option, register_report
+from convtest.pytest_plugin.select import add_select_option, register_select
 from convtest.pytest_plugin.state import close_state, start_state
+from convtest.pytest_plugin.wire import utf8_safe
 from convtest.sniff import is_suite_file
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("convtest", "chatbot conversation suites")
     add_report_option(group)
     add_golden_options(group)
+    add_select_option(group)
     group.addoption(
         "--convtest-target",
         metavar="NAME",
@@ -64,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = start_state(config)
     register_report(config)
     register_goldens(config)
+    register_select(config)
     target = config.getoption("convtest_target")
     if target is not None:
         from convtest.exceptions import ConfigError
@@ -90,7 +94,8 @@ def pytest_runtest_makereport(
     if call.when == "call" and is_conversation(item) and item.result is not None:
         detailed = item.config.getoption("convtest_report", None) is not None
         if detailed or item.result.golden is not None:
-            report.convtest = item.result.to_dict(transcripts=detailed)  # type: ignore[attr-defined]
+            data = utf8_safe(item.result.to_dict(transcripts=detailed))
+            report.convtest = data  # type: ignore[attr-defined]
         item.result = None
     return report
 

@@ -14,6 +14,7 @@ import pytest
 from convtest.exceptions import ConvtestError, SuiteError
 from convtest.models import Conversation, InvalidConversation
 from convtest.pytest_plugin.state import state_of
+from convtest.pytest_plugin.wire import utf8_safe
 from convtest.report.text import format_failure, format_invalid
 from convtest.runner import ConversationResult
 from convtest.suite.loader import load_suite
@@ -84,7 +85,8 @@ class ConversationItem(pytest.Item):
 
     def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, ConvtestError):
-            return str(excinfo.value)
+            text: str = utf8_safe(str(excinfo.value))  # a bot's lone surrogate must reach the controller
+            return text
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

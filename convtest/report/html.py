@@ -42,11 +42,12 @@ def render_report(entries: Sequence[Entry], run: RunInfo) -> str:
 
 
 def write_report(path: Path, html: str) -> None:
-    """Write atomically: a reader (or a CI artifact upload) never sees half a report."""
+    """Write atomically: a reader (or a CI artifact upload) never sees half a report. What UTF-8
+    cannot hold (a lone surrogate a bot sent) is written as its ``\\ud800`` escape."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(html)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

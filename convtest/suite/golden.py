@@ -7,19 +7,28 @@ readers record every mistake at its YAML line and let loading go on.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, get_args
 
 from convtest.exceptions import SuiteError
 from convtest.golden.document import TURN_FIELDS
-from convtest.golden.store import golden_slug
+from convtest.golden.paths import GOLDENS_DIR, golden_folder_problem, golden_slug
 from convtest.models import Conversation, GoldenSettings, GoldenText, GoldenToolInput, InvalidConversation
 from convtest.suite.reader import Reader
 from convtest.suite.tree import Entry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["GOLDEN_KEYS", "GOLDEN_TEXT_MODES", "GOLDEN_TOOL_INPUT_MODES", "claim_golden_file", "parse_golden"]
+__all__ = [
+    "GOLDEN_KEYS",
+    "GOLDEN_TEXT_MODES",
+    "GOLDEN_TOOL_INPUT_MODES",
+    "GoldenClaims",
+    "claim_golden_file",
+    "parse_golden",
+]
 
 GOLDEN_KEYS: Final = frozenset({"ignore", "text", "similarity", "tool_input", "ignore_order"})
 GOLDEN_TEXT_MODES: Final = frozenset(get_args(GoldenText))
@@ -62,22 +71,54 @@ def parse_golden(
     return settings
 
 
+@dataclass(slots=True)
+class GoldenClaims:
+    """The golden files of one suite file's golden folder, claimed conversation by conversation."""
+
+    #: the suite file as messages name it
+    suite: Path
+    #: the golden conversations of the other suite file with this stem (``orders.yml`` beside
+    #: ``orders.yaml``): both files' goldens live in one folder
+    neighbour: dict[str, Conversation] = field(default_factory=dict)
+    claimed: dict[str, Conversation] = field(default_factory=dict)
+
+    @classmethod
+    def beside(cls, suite: Path, neighbour: Iterable[Conversation] = ()) -> GoldenClaims:
+        golden = (entry for entry in neighbour if entry.golden is not None)
+        return cls(suite, {golden_slug(entry.name): entry for entry in golden})
+
+
 def claim_golden_file(
-    entry: Conversation | InvalidConversation, claimed: dict[str, Conversation]
+    entry: Conversation | InvalidConversation, claims: GoldenClaims
 ) -> Conversation | InvalidConversation:
-    """Two golden conversations whose names give one file name would overwrite each other's golden."""
+    """A golden conversation's file must be its own, inside its suite's golden folder: two names
+    that give one file name would overwrite each other's golden."""
     if not isinstance(entry, Conversation) or entry.golden is None:
         return entry
     slug = golden_slug(entry.name)
-    first = claimed.setdefault(slug, entry)
-    if first is entry:
+    message = golden_folder_problem(claims.suite) or _taken(slug, entry, claims)
+    if message is None:
         return entry
-    message = (
+    error = SuiteError(message, entry.location, conversation=entry.name)
+    return InvalidConversation(entry.name, entry.location, (error,))
+
+
+def _taken(slug: str, entry: Conversation, claims: GoldenClaims) -> str | None:
+    other = claims.neighbour.get(slug)
+    if other is not None:
+        shown = (claims.suite.parent / GOLDENS_DIR / claims.suite.stem / f"{slug}.yaml").as_posix()
+        names = f"`{claims.suite.name}` and `{Path(other.location.file).name}`"
+        return (
+            f"golden file `{shown}` is also the golden of conversation `{other.name}` in "
+            f"{other.location}: {names} share one golden folder; rename one of the two suite files"
+        )
+    first = claims.claimed.setdefault(slug, entry)
+    if first is entry:
+        return None
+    return (
         f"golden file `{slug}.yaml` is already the golden of conversation `{first.name}` "
         f"(line {first.location.line}); rename one of them"
     )
-    error = SuiteError(message, entry.location, conversation=entry.name)
-    return InvalidConversation(entry.name, entry.location, (error,))
 
 
 def _ignore(reader: Reader, entry: Entry) -> tuple[str, ...] | None:

@@ -10,6 +10,7 @@ siblings still load. Only file-level problems (unreadable file, YAML syntax, a b
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any, Final
 from convtest.checks.base import check_templates
 from convtest.checks.registry import check_registry
 from convtest.exceptions import Location, PluginError, SuiteError
+from convtest.golden.paths import suite_sharing_golden_folder
 from convtest.models import Conversation, Expectation, GoldenSettings, InvalidConversation, Suite, Turn
 from convtest.suite.expect import ExpectParts, build_expectation, parse_expect
-from convtest.suite.golden import GOLDEN_KEYS, claim_golden_file, parse_golden
+from convtest.suite.golden import GOLDEN_KEYS, GoldenClaims, claim_golden_file, parse_golden
 from convtest.suite.limits import DEFAULT_LIMITS, SuiteLimits
 from convtest.suite.names import RESERVED_NAMES, parse_marker, parse_tags, parse_vars, unique
 from convtest.suite.reader import Reader, suggest
@@ -59,7 +61,14 @@ def load_suite(
 ) -> Suite:
     """Read and validate one suite file; ``display_path`` is how messages name it."""
     shown = str(path) if display_path is None else display_path
-    return _load(read_suite_text(path, shown, limits), shown, path, default_target, limits)
+    suite = _load(read_suite_text(path, shown, limits), shown, path, default_target, limits)
+    if not any(entry.golden for entry in suite.conversations):
+        return suite
+    neighbour = suite_sharing_golden_folder(path)
+    if neighbour is None:
+        return suite
+    other = _neighbour_conversations(neighbour, str(Path(shown).with_name(neighbour.name)), limits)
+    return _claim_golden_files(suite, shown, other)
 
 
 def load_suite_text(
@@ -67,6 +76,29 @@ def load_suite_text(
 ) -> Suite:
     """Like :func:`load_suite`, from a string; ``Suite.path`` is ``Path(display_path)``."""
     return _load(text, display_path, Path(display_path), default_target, limits)
+
+
+def _neighbour_conversations(path: Path, shown: str, limits: SuiteLimits) -> tuple[Conversation, ...]:
+    """The conversations of the suite file whose goldens share this one's folder; a file that
+    does not load has its own error to show and claims nothing here."""
+    try:
+        return _load(read_suite_text(path, shown, limits), shown, path, None, limits).conversations
+    except SuiteError:
+        return ()
+
+
+def _claim_golden_files(suite: Suite, shown: str, neighbour: Sequence[Conversation]) -> Suite:
+    """The golden conversations again, now against the neighbour's golden files too."""
+    claims = GoldenClaims.beside(Path(shown), neighbour)
+    conversations: list[Conversation] = []
+    invalid = list(suite.invalid)
+    for entry in suite.conversations:
+        result = claim_golden_file(entry, claims)
+        if isinstance(result, Conversation):
+            conversations.append(result)
+        else:
+            invalid.append(result)
+    return dataclasses.replace(suite, conversations=tuple(conversations), invalid=tuple(invalid))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +162,9 @@ def _load(text: str, file: str, path: Path, default_target: str | None, limits: 
     conversations: list[Conversation] = []
     invalid: list[InvalidConversation] = []
     seen: dict[str, int] = {}
-    golden_files: dict[str, Conversation] = {}
+    claims = GoldenClaims.beside(Path(file))
     for index, item in enumerate(items, 1):
-        result = claim_golden_file(_parse_conversation(shared, item, index, seen), golden_files)
+        result = claim_golden_file(_parse_conversation(shared, item, index, seen), claims)
         if isinstance(result, Conversation):
             conversations.append(result)
         else:
@@ -181,7 +213,9 @@ def _parse_conversation(
     if entries is None:
         return InvalidConversation(label, reader.at(node.line), reader.sorted_errors())
     if "name" in entries:
-        reader.string(entries["name"].value, "`name`", empty_ok=False)
+        text = reader.string(entries["name"].value, "`name`", empty_ok=False)
+        if text is not None and not text.strip():
+            reader.error("`name` must not be blank (only white space)", entries["name"].value.line)
     own_vars = parse_vars(reader, entries.get("vars"))
     variables = {**defaults.vars, **(own_vars or {})}
     golden = parse_golden(reader, entries.get("golden"), defaults.golden)

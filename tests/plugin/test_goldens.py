@@ -61,7 +61,7 @@ def test_record_pass_change_fail_readably_update_and_pass_again(pytester: pytest
         [
             "*conversation 'order status' has no golden transcript yet (orders.yaml:3)",
             f"*golden: no golden transcript {STATUS} yet; "
-            "create it with: pytest 'orders.yaml::order status' --update-goldens",
+            "create it with: pytest orders.yaml --convtest-conversation='order status' --update-goldens",
             "*- convtest goldens -*",
             "convtest goldens: 2 missing",
             "record the missing goldens: pytest * --update-goldens",
@@ -91,7 +91,8 @@ def test_record_pass_change_fail_readably_update_and_pass_again(pytester: pytest
             "is[- ZX81TRACK. It should arrive by-] 2026-12-[-02-]{+05+}.",
             '    turn 1 tool call 1 lookup_order input.order_id: "1234" → "5678"',
             '    turn 1 tool call 1 lookup_order output.status: "shipped" → "processing"',
-            "  accept this run as the golden: pytest 'orders.yaml::order status' --update-goldens",
+            "  accept this run as the golden: "
+            "pytest orders.yaml --convtest-conversation='order status' --update-goldens",
             "*- convtest goldens -*",
             "convtest goldens: 1 match, 1 mismatch",
             "review the differences above, then accept them: pytest * --update-goldens",

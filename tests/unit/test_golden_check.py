@@ -79,7 +79,7 @@ def test_a_missing_golden_fails_naming_the_file_and_the_command_and_is_not_writt
     assert (checked.status, checked.path, checked.failed) == ("missing", GOLDEN, True)
     assert checked.message == (
         f"no golden transcript {GOLDEN} yet; "
-        "create it with: pytest 'suites/orders.yaml::order status' --update-goldens"
+        "create it with: pytest suites/orders.yaml --convtest-conversation='order status' --update-goldens"
     )
     assert not golden_file(suite).parent.exists()
 
@@ -132,7 +132,7 @@ def test_an_unreadable_golden_is_a_mismatch_that_update_repairs(suite: Path) -> 
     assert checked is not None and checked.status == "mismatch"
     assert checked.message.startswith(f"cannot read golden {GOLDEN}: expected a mapping")
     assert checked.message.endswith(
-        "rewrite it with: pytest 'suites/orders.yaml::order status' --update-goldens"
+        "rewrite it with: pytest suites/orders.yaml --convtest-conversation='order status' --update-goldens"
     )
     repaired = check_golden(result(), suite, update=True)
     assert repaired is not None and repaired.status == "written"
