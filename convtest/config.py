@@ -25,7 +25,7 @@ from convtest.adapters.options import (
     COMMON_TARGET_KEYS,
     ENV_REF,
     TargetOptions,
-    interpolate,
+    filled_in,
     reject_unknown,
     require_mapping,
 )
@@ -157,12 +157,15 @@ def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mappin
     secrets: list[str] = []
 
     def text(key: str, default: str = "", *, secret: bool = False) -> str:
+        """A value; what came from the environment in it is a secret (all of it with ``secret``)."""
         value = raw.get(key, default)
         if not isinstance(value, str | int | float):
             raise ConfigError(f"{where}: `{key}` must be a string, got {type(value).__name__}")
-        resolved = interpolate(str(value), environ, f"{where}: `{key}`")
+        resolved, from_env = filled_in(str(value), environ, f"{where}: `{key}`")
         if secret and resolved:
             secrets.append(resolved)
+        if key != "adapter":  # the name of a plugin, shown in messages about it
+            secrets.extend(from_env)
         return resolved
 
     adapter = text("adapter", DEFAULT_ADAPTER)
@@ -173,11 +176,11 @@ def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mappin
         raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {base_url!r}")
     base_url = base_url.rstrip("/")
     token = text("token", secret=True) or None
-    headers = {
-        str(key): interpolate(str(value), environ, f"{where}: header {key!r}")
-        for key, value in (raw.get("headers") or {}).items()
-    }
-    secrets.extend(value for key, value in headers.items() if ENV_REF.search(str(raw["headers"][key])))
+    headers = {}
+    for key, value in (raw.get("headers") or {}).items():
+        resolved, from_env = filled_in(str(value), environ, f"{where}: header {key!r}")
+        headers[str(key)] = resolved
+        secrets.extend((resolved, *from_env) if ENV_REF.search(str(value)) else ())
     settings = _settings(kind, name, raw, where, base_url, environ, secrets)
     return Target(
         name=name,
