@@ -30,6 +30,7 @@ from convtest.adapters.options import (
     require_mapping,
 )
 from convtest.exceptions import ConfigError
+from convtest.secrets import redact
 from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
 
 __all__ = ["CONFIG_FILE", "DEFAULT_ADAPTER", "Config", "load_config"]
@@ -173,7 +174,8 @@ def _build_target(name: str, raw: Mapping[str, Any], where: str, environ: Mappin
     reject_unknown(raw, COMMON_TARGET_KEYS.union(kind.options), where)
     base_url = text("base_url")
     if base_url and not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {base_url!r}")
+        shown = redact(repr(base_url), secrets)  # a ${VAR} part stays secret in the message too
+        raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {shown}")
     base_url = base_url.rstrip("/")
     token = text("token", secret=True) or None
     headers = {}

@@ -16,12 +16,12 @@ from convtest.adapters.robofy_settings import Handshake, RobofySettings
 from convtest.checks.base import Failure
 from convtest.checks.wording import excerpt, json_text
 from convtest.config import load_config
-from convtest.exceptions import HTTPStatusError, Location, TemplateRenderError
+from convtest.exceptions import ConfigError, HTTPStatusError, Location, TemplateRenderError
 from convtest.log_records import guard_log_records
 from convtest.printable import printable
 from convtest.report.text import format_failure
 from convtest.runner import ConversationResult, TurnResult, run_conversation
-from convtest.secrets import current, keeping, redact
+from convtest.secrets import current, keeping, redact, widen
 from convtest.sse_decoder import preview, preview_bytes
 from convtest.suite import load_suite_text
 from convtest.targets import Target, Timeouts
@@ -250,3 +250,17 @@ def test_bot_and_tool_text_cannot_rewrite_the_terminal() -> None:
 
 def test_secrets_outside_a_conversation_are_none() -> None:
     assert current() == ()
+
+
+def test_a_config_mistake_does_not_print_the_variable_that_holds_a_secret(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text("targets:\n  t:\n    base_url: ftp://${HOST}/x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path).resolve("t", {"HOST": "secret-host.internal"})
+    assert str(caught.value).endswith("`base_url` must start with http:// or https://, got 'ftp://***/x'")
+
+
+def test_a_window_around_a_match_widens_to_hold_a_secret_whole() -> None:
+    text = "a" * 50 + TOKEN + "b" * 50
+    assert widen(text, 60, 120, [TOKEN]) == (50, 120)
+    assert widen(text, 0, 60, [TOKEN]) == (0, 50 + len(TOKEN))
+    assert widen(text, 0, 40, [TOKEN]) == (0, 40)
