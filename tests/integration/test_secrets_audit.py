@@ -137,12 +137,13 @@ def run_audit(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, port: 
     suites.joinpath("audit_widget.yaml").write_text(suite("widget"))
     written: list[tuple[str, str]] = []
     common = ["-vv", "-rA", "--log-level=DEBUG", "-o", "log_cli=true", "-o", "junit_logging=all", "suites"]
-    for run, extra in (("update", ["--update-goldens"]), ("compare", [])):
+    # the second run under pytest-xdist: failures and results travel from workers as plain text
+    for run, extra in (("update", ["--update-goldens"]), ("compare", ["-n", "2"])):
         result = pytester.runpytest_subprocess(
             *common,
             f"--junitxml=junit-{run}.xml",
             f"--convtest-report=report-{run}.html",
-            "--log-file=run.log" if run == "update" else "--log-file=compare.log",
+            f"--log-file={run}.log",
             "--log-file-level=DEBUG",
             *extra,
         )
@@ -168,7 +169,7 @@ def test_no_secret_echoed_by_a_hostile_bot_reaches_any_output(
     # every kind of output was written, so each was searched
     assert any(name.startswith(".pytest_cache/") for name in names), names
     assert any("__goldens__" in name for name in names), names
-    assert {"junit-update.xml", "report-update.html", "run.log"} <= set(names)
+    assert {"junit-update.xml", "report-update.html", "update.log", "report-compare.html"} <= set(names)
     # the bot did receive every secret it was meant to echo (else the audit proves nothing)
     received = " ".join(bot.received)
     unsent = [name for name, secret in PLANTED.items() if secret not in received]
