@@ -26,11 +26,12 @@ from convtest.adapters.options import (
     COMMON_TARGET_KEYS,
     ENV_REF,
     TargetOptions,
-    interpolate,
+    filled_in,
     reject_unknown,
     require_mapping,
 )
 from convtest.exceptions import ConfigError, Location
+from convtest.secrets import redact
 from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
 
 __all__ = ["CONFIG_FILE", "DEFAULT_ADAPTER", "Config", "load_config"]
@@ -172,12 +173,15 @@ def _build_target(
     secrets: list[str] = []
 
     def text(key: str, default: str = "", *, secret: bool = False) -> str:
+        """A value; what came from the environment in it is a secret (all of it with ``secret``)."""
         value = raw.get(key, default)
         if not isinstance(value, str | int | float):
             raise ConfigError(f"{where}: `{key}` must be a string, got {type(value).__name__}")
-        resolved = interpolate(str(value), environ, f"{where}: `{key}`")
+        resolved, from_env = filled_in(str(value), environ, f"{where}: `{key}`")
         if secret and resolved:
             secrets.append(resolved)
+        if key != "adapter":  # the name of a plugin, shown in messages about it
+            secrets.extend(from_env)
         return resolved
 
     adapter = text("adapter", DEFAULT_ADAPTER)
@@ -185,14 +189,15 @@ def _build_target(
     reject_unknown(raw, COMMON_TARGET_KEYS.union(kind.options), where)
     base_url = text("base_url")
     if base_url and not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {base_url!r}")
+        shown = redact(repr(base_url), secrets)  # a ${VAR} part stays secret in the message too
+        raise ConfigError(f"{where}: `base_url` must start with http:// or https://, got {shown}")
     base_url = base_url.rstrip("/")
     token = text("token", secret=True) or None
-    headers = {
-        str(key): interpolate(str(value), environ, f"{where}: header {key!r}")
-        for key, value in (raw.get("headers") or {}).items()
-    }
-    secrets.extend(value for key, value in headers.items() if ENV_REF.search(str(raw["headers"][key])))
+    headers = {}
+    for key, value in (raw.get("headers") or {}).items():
+        resolved, from_env = filled_in(str(value), environ, f"{where}: header {key!r}")
+        headers[str(key)] = resolved
+        secrets.extend((resolved, *from_env) if ENV_REF.search(str(value)) else ())
     settings = _settings(kind, name, raw, where, base_url, environ, secrets, origin)
     return Target(
         name=name,

@@ -7,18 +7,19 @@ Knows nothing of HTTP (that is the adapter's) nor of pytest (that is the plugin'
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from convtest.adapters.base import Adapter, TurnRequest
-from convtest.checks.base import Failure
+from convtest.checks.base import Failure, check_templates
 from convtest.checks.evaluate import check_conversation, check_turn
 from convtest.exceptions import ConvtestError, ProtocolError, TargetError, TemplateRenderError
 from convtest.golden.result import GoldenResult
-from convtest.models import Conversation, Turn
+from convtest.models import Conversation, Expectation, Turn
 from convtest.saves import extract_saves
-from convtest.secrets import redact_value
-from convtest.templating import EnvVars, render_value
+from convtest.secrets import keeping, redact_value
+from convtest.templating import EnvVars, Template, render_value, templates_in
 from convtest.transcript import Exchange, TurnTranscript
 
 __all__ = ["ConversationResult", "TurnResult", "run_conversation"]
@@ -71,7 +72,8 @@ class ConversationResult:
     #: conversation-level checks (the conversation's own ``expect``) that did not hold
     failures: list[Failure] = field(default_factory=list)
     duration_s: float = 0.0
-    #: env values read by templates: secrets that reports must not show
+    #: what reports must not show: the target's secrets, env values read by templates (and what
+    #: templates printed from them), client tokens the turns were sent with
     secrets: tuple[str, ...] = ()
     #: the golden transcript check (set after the run); None when the conversation is not golden
     golden: GoldenResult | None = None
@@ -123,26 +125,49 @@ def _plain(value: Any) -> Any:
 
 
 async def run_conversation(
-    conversation: Conversation, adapter: Adapter, *, env: EnvVars | None = None
+    conversation: Conversation,
+    adapter: Adapter,
+    *,
+    env: EnvVars | None = None,
+    secrets: Iterable[str] = (),
 ) -> ConversationResult:
-    """Run the turns in order on one session; stop at the first turn that fails."""
+    """Run the turns in order on one session; stop at the first turn that fails.
+
+    ``secrets`` (the target's) and every secret met on the way are kept for the whole run
+    (:func:`convtest.secrets.keeping`), so what cuts text for a message redacts them first."""
     env = EnvVars() if env is None else env
     context: dict[str, Any] = {**conversation.vars, "env": env, "session_id": None}
     result = ConversationResult(conversation=conversation, target=adapter.name)
     exchanges: list[Exchange] = []
     started = time.perf_counter()
-    try:
-        for turn in conversation.turns:
-            turn_result = await _run_turn(turn, conversation, adapter, context, exchanges)
-            result.turns.append(turn_result)
-            if not turn_result.passed:
-                break
-        else:
-            result.failures = check_conversation(conversation.expect, exchanges, context)
-    finally:
-        result.duration_s = time.perf_counter() - started
-        result.secrets = tuple(env.used.values())
+    with keeping(secrets) as found:
+        env.keep_secret(_env_names(conversation))
+        try:
+            for turn in conversation.turns:
+                turn_result = await _run_turn(turn, conversation, adapter, context, exchanges)
+                result.turns.append(turn_result)
+                if not turn_result.passed:
+                    break
+            else:
+                result.failures = check_conversation(conversation.expect, exchanges, context)
+        finally:
+            result.duration_s = time.perf_counter() - started
+            found.add(*env.used.values())
+            result.secrets = found.values
     return result
+
+
+def _env_names(conversation: Conversation) -> set[str]:
+    """The ``env`` variables the conversation's templates name, wherever they are."""
+    templates = [*templates_in(dict(conversation.vars)), *_checks_templates(conversation.expect)]
+    for turn in conversation.turns:
+        templates += [*templates_in(turn.user), *_checks_templates(turn.expect)]
+    return {name for template in templates for name in template.env_names}
+
+
+def _checks_templates(expect: Expectation) -> Iterator[Template]:
+    for check in expect.checks:
+        yield from check_templates(check)
 
 
 async def _run_turn(

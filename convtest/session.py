@@ -21,6 +21,7 @@ from convtest.adapters.robofy_settings import robofy_settings
 from convtest.config import Config, load_config
 from convtest.exceptions import ConvtestError
 from convtest.golden import check_golden
+from convtest.log_records import guard_log_records
 from convtest.models import Conversation, InvalidConversation, Suite
 from convtest.runner import ConversationResult, run_conversation
 from convtest.suite.loader import load_suite
@@ -58,6 +59,7 @@ class RunSession:
         #: the target chosen for the run (command line); a suite's own target wins over it
         self.default_target = target
         self.concurrency = max(1, concurrency)
+        guard_log_records()  # what httpx logs about a conversation's requests keeps its secrets
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
         self._server: ReferenceServer | None = None
@@ -116,10 +118,9 @@ class RunSession:
             pool = self._pool(target)
             adapter = await pool.acquire()
             try:
-                result = await run_conversation(conversation, adapter)
+                result = await run_conversation(conversation, adapter, secrets=target.secrets)
             finally:
                 pool.release(adapter)
-        result.secrets = (*result.secrets, *target.secrets)
         return result
 
     def _pool(self, target: Target) -> AdapterPool:

@@ -11,29 +11,35 @@ import codecs
 import sys
 from typing import NamedTuple
 
+from convtest.secrets import current, hide
+
 __all__ = ["SSEDecoder", "ServerSentEvent", "preview", "preview_bytes"]
 
 _BOM = b"\xef\xbb\xbf"
 
 
 def preview(text: str, limit: int = 200) -> str:
-    """``repr`` of ``text`` cut to ``limit`` characters, for one-line error messages."""
+    """``repr`` of ``text`` cut to ``limit`` characters, for one-line error messages; the
+    secrets of the conversation being run are redacted before the cut."""
+    length, text = len(text), hide(text)
     if len(text) <= limit:
         return repr(text)
-    return repr(text[:limit]) + f"... ({len(text)} chars)"
+    return repr(text[:limit]) + f"... ({length} chars)"
 
 
 def preview_bytes(data: bytes | bytearray, limit: int = 200) -> str:
     """:func:`preview` of UTF-8 ``data`` (invalid bytes replaced), without decoding all of a long
     one: a bot's 50 MB line is counted in pieces, not held as a second, decoded copy."""
-    # a character is at most 4 bytes: this head holds the first ``limit + 1`` of them
-    head = data[: 4 * (limit + 1)]
+    # a character is at most 4 bytes: this head holds the first ``limit + 1`` of them, and the
+    # whole of any secret that starts among them, so it is redacted before the cut
+    longest = max(map(len, current()), default=0)
+    head = data[: 4 * (limit + 1 + longest)]
     if len(head) == len(data):
         return preview(data.decode("utf-8", "replace"), limit)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     chars = sum(len(decoder.decode(data[at : at + _PIECE])) for at in range(0, len(data), _PIECE))
     chars += len(decoder.decode(b"", final=True))
-    return repr(head.decode("utf-8", "replace")[:limit]) + f"... ({chars} chars)"
+    return repr(hide(head.decode("utf-8", "replace"))[:limit]) + f"... ({chars} chars)"
 
 
 _PIECE = 64 * 1024

@@ -2,19 +2,26 @@
 
 Strings without ``{{`` or ``{%`` stay plain ``str`` and cost nothing at run time; Jinja2 itself
 is imported with the first template (~45 ms of every run's start-up otherwise).
+
+Templates run in Jinja2's sandbox: no private attribute (``env._environ``) can be reached. Every
+``env`` value a template reads is a secret of the conversation, and so is what an expression
+prints after reading one (``{{ env.TOKEN | upper }}``); a value transformed and spread over
+several outputs (one character per loop pass, say) is not recognised.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from convtest.exceptions import Location, SuiteError, TemplateRenderError
+from convtest.secrets import note
 
 if TYPE_CHECKING:
     import jinja2
+    import jinja2.nodes
 
 __all__ = [
     "EnvVars",
@@ -35,6 +42,9 @@ class EnvVars(Mapping[str, str]):
         self._environ = os.environ if environ is None else environ
         #: values actually read, so reports and goldens can redact them
         self.used: dict[str, str] = {}
+        #: values read so far, and up to which read the printed output was already kept secret
+        self._reads = 0
+        self._printed = 0
 
     def __getitem__(self, name: str) -> str:
         try:
@@ -42,7 +52,14 @@ class EnvVars(Mapping[str, str]):
         except KeyError:
             raise TemplateRenderError(f"environment variable {name} is not set") from None
         self.used[name] = value
+        self._reads += 1
+        note(value)
         return value
+
+    def keep_secret(self, names: Iterable[str]) -> None:
+        """The values of ``names`` (those set) are secrets from now on, before any template
+        reads them: a bot may echo a value that only a later check was going to read."""
+        note(*(self._environ[name] for name in names if name in self._environ))
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """``{{ env.get("NAME", "fallback") }}``: an optional variable, no error when unset."""
@@ -67,8 +84,10 @@ def is_template(source: str) -> bool:
 class Template:
     """A compiled template and the names it reads, for load-time checks of undefined variables."""
 
-    __slots__ = ("_compiled", "location", "source", "variables")
+    __slots__ = ("_compiled", "env_names", "location", "source", "variables")
     variables: frozenset[str]
+    #: the ``env`` variables it names literally (``env.X``, ``env['X']``, ``env.get('X')``)
+    env_names: frozenset[str]
 
     def __init__(self, source: str, location: Location) -> None:
         import jinja2
@@ -76,13 +95,16 @@ class Template:
         self.source = source
         self.location = location
         try:
-            self._compiled, self.variables = _compile(source)
+            self._compiled, self.variables, self.env_names = _compile(source)
         except jinja2.TemplateSyntaxError as exc:
             raise SuiteError(f"invalid template {source!r}: {exc.message}", location) from None
 
     def render(self, context: Mapping[str, Any]) -> str:
         import jinja2  # loaded already: this template was compiled with it
 
+        env = context.get("env")
+        if isinstance(env, EnvVars):
+            env._printed = env._reads  # only what this template reads makes its output secret
         try:
             return self._compiled.render(context)
         except TemplateRenderError as exc:
@@ -106,15 +128,31 @@ class Template:
 Value = str | Template
 
 
+def _finalize(context: Any, value: Any) -> Any:
+    """Every ``{{ expression }}``'s value on its way out: one that read an ``env`` value since the
+    last output (``env.TOKEN | upper``, ``"id-" ~ env.ID``) prints a secret in another form."""
+    env = context.get("env")
+    if isinstance(env, EnvVars) and env._reads > env._printed:
+        env._printed = env._reads
+        note(str(value))
+    return value
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     import jinja2
+    import jinja2.sandbox
 
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=jinja2.pass_context(_finalize),
+    )
 
 
 @functools.lru_cache(maxsize=4096)
-def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
+def _compile(source: str) -> tuple[jinja2.Template, frozenset[str], frozenset[str]]:
     """Compiling costs about a millisecond; suites repeat the same templates across turns.
 
     The names read exclude Jinja2's own globals (range, dict, ...), always defined."""
@@ -124,7 +162,31 @@ def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
     environment = _environment()
     ast = environment.parse(source)
     names = jinja2.meta.find_undeclared_variables(ast) - jinja2.defaults.DEFAULT_NAMESPACE.keys()
-    return environment.from_string(ast), frozenset(names)
+    return environment.from_string(ast), frozenset(names), _env_names(ast)
+
+
+def _env_names(ast: jinja2.nodes.Template) -> frozenset[str]:
+    """``X`` of every ``env.X``, ``env['X']`` and ``env.get('X', ...)`` in a parsed template."""
+    from jinja2 import nodes
+
+    found: set[str] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Call)):
+        if isinstance(node, nodes.Call):
+            call = node.node
+            is_get = isinstance(call, nodes.Getattr) and call.attr == "get" and _is_env(call.node)
+            if is_get and node.args and isinstance(node.args[0], nodes.Const):
+                found.add(str(node.args[0].value))
+        elif isinstance(node, nodes.Getattr) and _is_env(node.node) and not hasattr(EnvVars, node.attr):
+            found.add(node.attr)  # not a method: ``env.get`` is a call, above
+        elif isinstance(node, nodes.Getitem) and _is_env(node.node) and isinstance(node.arg, nodes.Const):
+            found.add(str(node.arg.value))
+    return frozenset(found)
+
+
+def _is_env(node: jinja2.nodes.Node) -> bool:
+    from jinja2 import nodes
+
+    return isinstance(node, nodes.Name) and node.name == "env"
 
 
 def compile_template(source: str, location: Location) -> str | Template:

@@ -45,6 +45,7 @@ from convtest.exceptions import (
     TargetError,
     TimeoutError,
 )
+from convtest.secrets import note, redact
 from convtest.stream import preview
 from convtest.targets import Target, Timeouts
 from convtest.transcript import TurnTranscript
@@ -58,7 +59,6 @@ __all__ = [
     "drain",
     "error_detail",
     "parse_retry_after",
-    "redact",
     "status_message",
     "token_rejection",
     "turn_timeouts",
@@ -107,6 +107,8 @@ class Exchange:
         self.request_url = _parsed(url)
         self.body = body
         self.bearer = bearer
+        if bearer.token:  # a client token from a handshake is a secret of the conversation too
+            note(bearer.token)
         self.timeouts = turn_timeouts(target, request)
         self._transcript = self._new_transcript(request.query)
         #: the transcript's own timings object, read without rebuilding the transcript
@@ -258,17 +260,22 @@ class Exchange:
         return (*self.target.secrets, token) if token else self.target.secrets
 
     async def read_start(self, response: httpx.Response, limit: int) -> str:
-        """Up to ``limit`` bytes of a body that is not an answer, for an error message."""
+        """Up to ``limit`` characters of a body that is not an answer, for an error message.
+
+        A little more is read and redacted before the cut, so a secret that straddles the
+        limit is replaced whole rather than cut in half."""
+        secrets = self.secrets
+        wanted = limit + 4 * max(map(len, secrets), default=0)  # UTF-8: at most 4 bytes a character
         buffer = bytearray()
         try:
             async with deadline_in(self.timeouts.idle):
                 async for chunk in decoded_body(response):
                     buffer += chunk
-                    if len(buffer) >= limit:
+                    if len(buffer) >= wanted:
                         break
         except (httpx.HTTPError, builtins.TimeoutError):
             pass  # the status or content type is the error; a partial body still helps
-        return redact(buffer[:limit].decode("utf-8", "replace"), self.secrets)
+        return redact(buffer[:wanted].decode("utf-8", "replace"), secrets)[:limit]
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -447,10 +454,3 @@ def error_detail(body: str) -> str:
         if isinstance(detail, str) and detail:
             return repr(detail)
     return ""
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -22,12 +22,12 @@ from convtest.adapters.exchange import (
     connect_reason,
     describe,
     parse_retry_after,
-    redact,
     status_message,
     token_rejection,
 )
 from convtest.adapters.robofy_settings import Handshake, robofy_settings
 from convtest.exceptions import ConnectError, HTTPStatusError, ProtocolError, TargetError, TimeoutError
+from convtest.secrets import note, redact
 from convtest.targets import Target, Timeouts
 
 __all__ = ["ClientToken"]
@@ -47,12 +47,12 @@ class ClientToken:
 
     async def get(self, timeouts: Timeouts) -> str:
         """The cached token, or a new one when there is none yet."""
-        if self._token is not None:
-            return self._token
-        async with self._lock:
-            if self._token is None:
-                self._token = await self._fetch(timeouts)
-            return self._token
+        if self._token is None:
+            async with self._lock:
+                if self._token is None:
+                    self._token = await self._fetch(timeouts)
+        note(self._token)  # a secret of every conversation that uses it
+        return self._token
 
     async def renew(self, rejected: str, timeouts: Timeouts) -> str:
         """A new token instead of ``rejected``; a no-op if another turn already renewed it."""
@@ -60,6 +60,7 @@ class ClientToken:
             if self._token in (None, rejected):
                 self._token = await self._fetch(timeouts)
             assert self._token is not None
+            note(self._token)
             return self._token
 
     async def _fetch(self, timeouts: Timeouts) -> str:
@@ -111,7 +112,7 @@ class ClientToken:
         return TimeoutError(message, kind=kind, target=self._name, retryable=True)
 
     def _token_from(self, response: httpx.Response) -> str:
-        url, body = self.handshake.url, redact(response.text[:BODY_LIMIT], self.target.secrets)
+        url, body = self.handshake.url, redact(response.text, self.target.secrets)[:BODY_LIMIT]
         if not response.is_success:
             bearer = Bearer(self.target.token, token_rejection(self.target))
             message = status_message(

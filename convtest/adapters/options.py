@@ -19,6 +19,7 @@ __all__ = [
     "COMMON_TARGET_KEYS",
     "ENV_REF",
     "TargetOptions",
+    "filled_in",
     "interpolate",
     "reject_unknown",
     "require_mapping",
@@ -34,24 +35,24 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def interpolate(value: str, environ: Mapping[str, str], where: str) -> str:
     """``value`` with every ``${VAR}`` filled in; an unset one without default is an error."""
-    return _interpolate(value, environ, where)[0]
+    return filled_in(value, environ, where)[0]
 
 
-def _interpolate(value: str, environ: Mapping[str, str], where: str) -> tuple[str, bool]:
-    """The filled-in value, and whether any part of it came from the environment."""
-    from_env = False
+def filled_in(value: str, environ: Mapping[str, str], where: str) -> tuple[str, tuple[str, ...]]:
+    """:func:`interpolate`, and the values that came from the environment: each is a secret,
+    wherever it went (a ``base_url``, a header, a part of a longer string)."""
+    from_env: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal from_env
         name, default = match.group(1), match.group(2)
         if name in environ:
-            from_env = True
+            from_env.append(environ[name])
             return environ[name]
         if default is not None:
             return default
         raise ConfigError(f"{where}: environment variable {name} is not set (export {name}=...)")
 
-    return ENV_REF.sub(replace, value), from_env
+    return ENV_REF.sub(replace, value), tuple(from_env)
 
 
 def require_mapping(value: Any, where: str) -> None:
@@ -141,11 +142,16 @@ class TargetOptions:
         """``value`` with ``${VAR}`` filled in; ``where`` prefixes the unset-variable error.
 
         The result is a secret when ``secret`` says so, or by default when any of it came from
-        the environment (a ``${VAR:-default}`` that fell back to its default is not)."""
-        resolved, from_env = _interpolate(value, self._environ, where)
-        if (from_env if secret is None else secret) and resolved:
-            self.secrets.append(resolved)
+        the environment (a ``${VAR:-default}`` that fell back to its default is not). Whatever
+        ``secret`` says, each value filled in from the environment is one."""
+        resolved, from_env = filled_in(value, self._environ, where)
+        if from_env if secret is None else secret:
+            self._keep(resolved)
+        self._keep(*from_env)
         return resolved
+
+    def _keep(self, *values: str) -> None:
+        self.secrets.extend(value for value in dict.fromkeys(values) if value and value not in self.secrets)
 
     def interpolate_tree(self, value: Any, where: str) -> Any:
         """Nested YAML data with ``${VAR}`` filled in in every string; each such string is a secret."""

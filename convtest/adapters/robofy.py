@@ -27,6 +27,7 @@ from convtest.adapters.json_answer import JSONExchange
 from convtest.adapters.robofy_settings import ROBOFY_OPTIONS, configure_robofy, robofy_settings
 from convtest.adapters.sse import StreamExchange
 from convtest.exceptions import ConfigError, HTTPStatusError, TargetError
+from convtest.secrets import redact
 from convtest.targets import Target
 from convtest.transcript import TurnTranscript
 
@@ -113,9 +114,11 @@ def _endpoint(target: Target, path: str) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ConfigError(f"{_where(target)}: invalid URL {url!r}: {exc}") from None
+        shown = redact(f"{url!r}: {exc}", target.secrets)
+        raise ConfigError(f"{_where(target)}: invalid URL {shown}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigError(f"{_where(target)}: base_url must be an http(s) URL, got {target.base_url!r}")
+        shown = redact(repr(target.base_url), target.secrets)
+        raise ConfigError(f"{_where(target)}: base_url must be an http(s) URL, got {shown}")
     return url
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from convtest.adapters.options import TargetOptions, reject_unknown, require_mapping
 from convtest.exceptions import ConfigError
+from convtest.secrets import redact
 from convtest.targets import Target
 
 __all__ = [
@@ -145,7 +146,8 @@ def _handshake(options: TargetOptions, auth: Mapping[str, Any], base_url: str) -
         str(raw.get("url") or base_url + str(raw["path"])), f"{where}: url", secret=False
     )
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: the handshake URL must start with http:// or https://, got {url!r}")
+        shown = redact(repr(url), options.secrets)
+        raise ConfigError(f"{where}: the handshake URL must start with http:// or https://, got {shown}")
     method = str(raw.get("method", "POST")).upper()
     if method not in ("GET", "POST", "PUT"):
         raise ConfigError(f"{where}: `method` must be GET, POST or PUT, got {raw['method']!r}")

@@ -23,6 +23,7 @@ from convtest.checks.wording import (
     template_text,
 )
 from convtest.safe_regex import RegexTimeout, search
+from convtest.secrets import current, hide, widen
 from convtest.templating import Value
 
 if TYPE_CHECKING:
@@ -183,8 +184,8 @@ def _position(text: str, start: int, end: int) -> str:
     """Where an unwanted match is, with its surroundings when the text is too long to show whole."""
     if len(text) <= TEXT_SHOWN:
         return ""
-    low, high = max(0, start - _AROUND), min(len(text), end + _AROUND)
-    snippet = ("…" if low else "") + text[low:high] + ("…" if high < len(text) else "")
+    low, high = widen(text, max(0, start - _AROUND), min(len(text), end + _AROUND), current())
+    snippet = ("…" if low else "") + hide(text[low:high]) + ("…" if high < len(text) else "")
     return f" at character {start + 1}: {quote(snippet)}"
 
 
@@ -225,7 +226,7 @@ def _not_matches(check: TextCheck, subject: TextSubject, variables: Mapping[str,
     match = _search(check, subject, variables)
     if match is None:
         return None
-    return f"matched {quote(match.group())}{_position(subject.text, match.start(), match.end())}"
+    return f"matched {quote(hide(match.group()))}{_position(subject.text, match.start(), match.end())}"
 
 
 def _number(check: TextCheck) -> int:

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, Final
 
 from convtest.exceptions import TemplateRenderError
+from convtest.secrets import current, hide, redact_value
 from convtest.templating import Template, Value
 from convtest.transcript import ToolCall
 
@@ -59,10 +60,13 @@ def quote_all(values: Sequence[str]) -> str:
 
 
 def excerpt(text: str) -> str:
-    """The whole text when short; head … tail and the length when not (answers end with the point)."""
+    """The whole text when short; head … tail and the length when not (answers end with the point).
+
+    Secrets are redacted before the cut, so neither end can show part of one."""
+    length, text = len(text), hide(text)
     if len(text) <= TEXT_SHOWN:
         return quote(text)
-    return f"{quote(text[:_HEAD] + '…' + text[-_TAIL:])} ({len(text)} chars)"
+    return f"{quote(text[:_HEAD] + '…' + text[-_TAIL:])} ({length} chars)"
 
 
 def template_text(value: Value, context: Mapping[str, Any] | None) -> str:
@@ -82,11 +86,13 @@ def _json_default(context: Mapping[str, Any] | None, value: object) -> object:
 
 
 def json_text(value: Any, context: Mapping[str, Any] | None = None) -> str:
-    """Compact one-line JSON, cut at ~120 characters."""
+    """Compact one-line JSON, cut at ~120 characters (secrets redacted before the cut)."""
+    value = redact_value(value, current())
     try:
         text = json.dumps(value, ensure_ascii=False, default=partial(_json_default, context))
     except (TypeError, ValueError):
         text = repr(value)
+    text = hide(text)  # a template rendered on the way may print a secret
     return text if len(text) <= _JSON_SHOWN else text[: _JSON_SHOWN - 1] + "…"
 
 

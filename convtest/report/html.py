@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from convtest.printable import printable
 from convtest.report.chart import format_ms
 from convtest.report.entry import Entry
 from convtest.report.view import RunInfo, build_view
@@ -29,16 +30,20 @@ __all__ = ["RunInfo", "render_report", "write_report"]
 
 
 def render_report(entries: Sequence[Entry], run: RunInfo) -> str:
-    """The whole page as one string; the script is allowed by its hash and nothing else runs."""
+    """The whole page as one string; the script is allowed by its hash and nothing else runs.
+
+    Control characters a bot sent are shown as escapes (``\\x1b``): escaped HTML would still
+    carry them to a terminal that prints the file, and a browser shows them as nothing."""
     env = _environment()
     script = env.get_template("report.js").render()
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    return env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         report=build_view(entries, run),
         style=Markup(env.get_template("report.css").render()),  # our own file, not data
         script=Markup(script),  # our own file, not data
         script_hash=f"sha256-{digest}",
     )
+    return printable(page, lines=True)  # our own style and script have none to change
 
 
 def write_report(path: Path, html: str) -> None:

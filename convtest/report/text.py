@@ -13,8 +13,9 @@ from convtest.checks.base import Failure
 from convtest.exceptions import SuiteError
 from convtest.golden.text import format_golden_failure, golden_lines
 from convtest.models import InvalidConversation
+from convtest.printable import printable
 from convtest.runner import ConversationResult, TurnResult
-from convtest.secrets import redact
+from convtest.secrets import redact, redact_value
 from convtest.transcript import ToolCall, TurnTranscript
 
 __all__ = ["format_failure", "format_invalid"]
@@ -24,12 +25,16 @@ _MAX_JSON = 160
 
 
 def format_failure(result: ConversationResult) -> str:
-    """The whole story of a failed conversation, ending with what did not hold."""
+    """The whole story of a failed conversation, ending with what did not hold.
+
+    Secrets are redacted from each text before it is cut to fit, and every control character a
+    bot or tool sent is shown as an escape, so a reply can neither leak half a token nor
+    rewrite the terminal."""
     conversation = result.conversation
     failed = result.failed_turn
     only_golden = failed is None and not result.failures
     if only_golden and result.golden is not None and result.golden.failed:
-        return redact(format_golden_failure(result), result.secrets)
+        return printable(redact(format_golden_failure(result), result.secrets), lines=True)
     total = len(conversation.turns)
     if failed is None and result.failures:
         what = "failed its conversation checks"
@@ -40,11 +45,11 @@ def format_failure(result: ConversationResult) -> str:
         f"  target: {result.target}" + _session_note(result),
     ]
     for turn_result in result.turns:
-        lines.extend(_turn_lines(turn_result, total))
+        lines.extend(_turn_lines(turn_result, total, result.secrets))
     if result.failures:
         lines.append(f"  ✗ the whole conversation ({conversation.location})")
         lines.extend(_failure_lines(result.failures))
-    lines.extend(golden_lines(result))
+    lines.extend(printable(line, lines=True) for line in golden_lines(result))
     return redact("\n".join(lines), result.secrets)
 
 
@@ -61,36 +66,40 @@ def _session_note(result: ConversationResult) -> str:
     return f" · session {sessions[-1]}" if sessions else ""
 
 
-def _turn_lines(turn_result: TurnResult, total: int) -> list[str]:
+def _turn_lines(turn_result: TurnResult, total: int, secrets: Sequence[str]) -> list[str]:
     turn = turn_result.turn
     mark = "✓" if turn_result.passed else "✗"
     lines = [f"  {mark} turn {turn.index}/{total} ({turn.location})"]
-    lines.append(f"      user: {_clip(turn_result.user) if turn_result.user is not None else '(not sent)'}")
+    user = turn_result.user
+    lines.append(printable(f"      user: {_clip(user, secrets) if user is not None else '(not sent)'}"))
     transcript = turn_result.transcript
     if transcript is not None:
-        lines.extend(_transcript_lines(transcript, detailed=not turn_result.passed))
+        shown = _transcript_lines(transcript, detailed=not turn_result.passed, secrets=secrets)
+        lines.extend(printable(line) for line in shown)
     if turn_result.error is not None:
-        lines.append(f"    ✗ {turn_result.error}")
+        lines.append(printable(f"    ✗ {turn_result.error}", lines=True))
     lines.extend(_failure_lines(turn_result.failures))
     return lines
 
 
 def _failure_lines(failures: Sequence[Failure]) -> list[str]:
+    """A check's own words may span lines (a Python check's traceback); a bot's text in them is
+    quoted by the check, and a control character in either is shown, not obeyed."""
     lines = []
     for failure in failures:
         where = f"  ({failure.location})" if failure.location else ""
-        lines.append(f"    ✗ expected {failure.check}{where}")
-        lines.append(f"        but {failure.actual}")
+        lines.append(printable(f"    ✗ expected {failure.check}{where}", lines=True))
+        lines.append(printable(f"        but {failure.actual}", lines=True))
     return lines
 
 
-def _transcript_lines(transcript: TurnTranscript, *, detailed: bool) -> list[str]:
-    lines = [f"      bot:  {_clip(transcript.text) if transcript.text_blocks else '(no text)'}"]
+def _transcript_lines(transcript: TurnTranscript, *, detailed: bool, secrets: Sequence[str]) -> list[str]:
+    lines = [f"      bot:  {_clip(transcript.text, secrets) if transcript.text_blocks else '(no text)'}"]
     if not detailed:
         return lines
     if transcript.reasoning_blocks:
-        lines.append(f"      reasoning: {_clip(transcript.reasoning)}")
-    lines.extend(f"      tool: {_format_call(call)}" for call in transcript.tool_calls)
+        lines.append(f"      reasoning: {_clip(transcript.reasoning, secrets)}")
+    lines.extend(f"      tool: {_format_call(call, secrets)}" for call in transcript.tool_calls)
     lines.extend(f"      source: {source.url or source.title or source.id}" for source in transcript.sources)
     if transcript.unknown_events:
         kinds = sorted({str(event.get("type")) for event in transcript.unknown_events})
@@ -108,22 +117,22 @@ def _transcript_lines(transcript: TurnTranscript, *, detailed: bool) -> list[str
     return lines
 
 
-def _format_call(call: ToolCall) -> str:
-    text = f"{call.name}(input={_json(call.input)})"
+def _format_call(call: ToolCall, secrets: Sequence[str]) -> str:
+    text = f"{call.name}(input={_json(call.input, secrets)})"
     if call.output is not None:
-        text += f" → {_json(call.output)}"
+        text += f" → {_json(call.output, secrets)}"
     if call.error:
         text += f" ✗ {call.error}"
     return text
 
 
-def _json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+def _json(value: Any, secrets: Sequence[str]) -> str:
+    text = json.dumps(redact_value(value, secrets), ensure_ascii=False, default=str)
     return text if len(text) <= _MAX_JSON else text[: _MAX_JSON - 1] + "…"
 
 
-def _clip(text: str) -> str:
-    flat = text.replace("\n", "⏎ ")
+def _clip(text: str, secrets: Sequence[str]) -> str:
+    flat = redact(text, secrets).replace("\n", "⏎ ")
     if len(flat) <= _MAX_TEXT:
         return flat
     return f"{flat[: _MAX_TEXT - 1]}… ({len(text)} chars)"

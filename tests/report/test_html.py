@@ -290,3 +290,12 @@ def test_a_failed_check_of_the_whole_conversation_is_shown_and_is_the_headline(r
     assert "the whole conversation" in html
     assert "✗ expected python check mychecks:polite holds" in html
     assert "the bot was rude" in html and "x.yaml:4" in html
+
+
+def test_control_characters_a_bot_sent_are_shown_as_escapes(run_info: RunInfo) -> None:
+    """Escaped HTML still carries an ESC to a terminal that prints the file (``cat report.html``)."""
+    hostile = "\x1b]0;owned\x07\x1b[2K\rPASSED\x9b31m"
+    tools = [tool("lookup", {"q": hostile}, {"found": hostile})]
+    html = render_report([entry("escapes", [turn(1, "Hi", hostile, tools=tools, error=hostile)])], run_info)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", html)
+    assert "\\x1b]0;owned\\x07\\x1b[2K\\rPASSED\\x9b31m" in html
