@@ -60,6 +60,7 @@ class _CompletionExchange(Exchange):
         self.completion = Completion()
         #: the text block this call writes to, once its first text arrived
         self._block: int | None = None
+        self._reasoning_block: int | None = None
         super().__init__(target, client, url, request, body, bearer)
         self.start = turn.start
         self.total_deadline = turn.start + self.timeouts.total
@@ -81,11 +82,15 @@ class _CompletionExchange(Exchange):
         return self.completion
 
     def _text_arrived(self, text: str, reasoning: str, errors: list[str]) -> None:
-        """New text of this call: into its own block of the turn's transcript."""
+        """New text of this call: into its own block of the turn's transcript (and reasoning
+        into its own reasoning block)."""
         transcript = self.transcript
-        if reasoning:
-            transcript.reasoning_blocks.append(reasoning)
         transcript.errors.extend(errors)
+        if reasoning:
+            if self._reasoning_block is None:
+                self._reasoning_block = len(transcript.reasoning_blocks)
+                transcript.reasoning_blocks.append("")
+            transcript.reasoning_blocks[self._reasoning_block] += reasoning
         if not text:
             return
         if self._block is None:

@@ -197,6 +197,7 @@ class OpenAIChat:
             id=f"chatcmpl-{next(self._ids):013d}",
             model=call.model,
             text=step.text if not calls else None,
+            reasoning=step.reasoning,
             calls=calls,
             finish_reason=finish,
             prompt_tokens=sum(_prompt_tokens(message) for message in call.messages),

@@ -37,6 +37,8 @@ class Answer:
     id: str
     model: str
     text: str | None = None
+    #: sent as ``reasoning_content``, as DeepSeek, vLLM and others stream a model's thinking
+    reasoning: str | None = None
     calls: tuple[tuple[str, ToolCall], ...] = ()
     finish_reason: str = "stop"
     prompt_tokens: int = 0
@@ -44,7 +46,7 @@ class Answer:
 
     @property
     def usage(self) -> dict[str, int]:
-        completion = count_tokens(self.text or "") + sum(count_tokens(_json(c.input)) for _, c in self.calls)
+        completion = count_tokens((self.reasoning or "") + " " + (self.text or "")) + sum(count_tokens(_json(c.input)) for _, c in self.calls)
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -99,6 +101,8 @@ def render_completion_stream(
         return _event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     frames: list[Frame] = [chunk({"role": "assistant", "content": ""})]
+    if answer.reasoning:
+        frames += [chunk({"reasoning_content": piece}) for piece in _pieces(answer.reasoning)]
     for index, (call_id, call) in enumerate(answer.calls):
         opening = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
         frames.append(chunk({"tool_calls": [opening]}))
@@ -155,6 +159,8 @@ def render_completion(answer: Answer, *, faults: Faults) -> list[Frame]:
     """The ``chat.completion`` document as one write; ``cut``, ``malformed`` and ``hold-open``
     end it halfway, ``stall`` pauses there (an error answer is the caller's: it has a status)."""
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
     if answer.calls:
         message["tool_calls"] = [
             {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": _json(call.input)}}
