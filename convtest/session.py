@@ -138,6 +138,7 @@ class RunSession:
             self._server = ReferenceServer(token=secrets.token_urlsafe(16))
             self._server.start()
         token = self._server.token
+        settings: object
         if target.name == REFERENCE_OPENAI_TARGET:
             from convtest.server.openai_api import reference_settings
 

@@ -45,7 +45,11 @@ from convtest.transcript import ToolCall, TurnTranscript, Usage
 __all__ = ["OPENAI", "OpenAIAdapter", "ToolLoopError", "history_messages", "tool_message_content"]
 
 #: OpenAI's finish reasons under the names every convtest target uses (the AI SDK's)
-_FINISH_REASONS = {"tool_calls": "tool-calls", "function_call": "tool-calls", "content_filter": "content-filter"}
+_FINISH_REASONS = {
+    "tool_calls": "tool-calls",
+    "function_call": "tool-calls",
+    "content_filter": "content-filter",
+}
 
 
 class ToolLoopError(TargetError):
@@ -195,7 +199,9 @@ class OpenAIAdapter:
         return result
 
     def _protocol_error(self, problem: str, transcript: TurnTranscript) -> ProtocolError:
-        return ProtocolError(f"bad answer from {self.url}: {problem}", target=self.name, transcript=transcript)
+        return ProtocolError(
+            f"bad answer from {self.url}: {problem}", target=self.name, transcript=transcript
+        )
 
     def _loop_error(self, problem: str, transcript: TurnTranscript) -> ToolLoopError:
         return ToolLoopError(problem, target=self.name, transcript=transcript)
@@ -266,6 +272,7 @@ def _endpoint(target: Target) -> str:
         raise ConfigError(f"target {target.name!r}{at}: invalid URL {url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigError(
-            f"target {target.name!r}{at}: base_url must be an http(s) URL ending in /v1, got {target.base_url!r}"
+            f"target {target.name!r}{at}: base_url must be an http(s) URL ending in /v1, "
+            f"got {target.base_url!r}"
         )
     return url

@@ -16,7 +16,14 @@ from typing import Any
 from convtest.stream import DONE
 from convtest.transcript import Usage
 
-__all__ = ["ChunkAssembler", "Completion", "CompletionError", "RequestedCall", "Usage", "completion_from_json"]
+__all__ = [
+    "ChunkAssembler",
+    "Completion",
+    "CompletionError",
+    "RequestedCall",
+    "Usage",
+    "completion_from_json",
+]
 
 
 class CompletionError(ValueError):
@@ -70,7 +77,9 @@ class ChunkAssembler:
         try:
             chunk = json.loads(data)
         except ValueError as exc:
-            raise CompletionError(f"chunk {self.chunk_count} is not valid JSON ({exc}): {data[:120]!r}") from None
+            raise CompletionError(
+                f"chunk {self.chunk_count} is not valid JSON ({exc}): {data[:120]!r}"
+            ) from None
         if not isinstance(chunk, dict):
             raise CompletionError(f"chunk {self.chunk_count} is not a JSON object: {data[:120]!r}")
         self._chunk(chunk)
@@ -95,12 +104,18 @@ class ChunkAssembler:
     def _delta(self, delta: dict[str, Any]) -> None:
         where = f"chunk {self.chunk_count}"
         self.completion.text += _text(delta, "content", where)
-        self.completion.reasoning += _text(delta, "reasoning_content", where) or _text(delta, "reasoning", where)
+        self.completion.reasoning += _text(delta, "reasoning_content", where) or _text(
+            delta, "reasoning", where
+        )
         for item in _list(delta.get("tool_calls"), f"{where}: `tool_calls`"):
             self._tool_delta(item, where)
 
     def _tool_delta(self, item: Any, where: str) -> None:
-        if not isinstance(item, dict) or isinstance(item.get("index"), bool) or not isinstance(item.get("index"), int):
+        if (
+            not isinstance(item, dict)
+            or isinstance(item.get("index"), bool)
+            or not isinstance(item.get("index"), int)
+        ):
             raise CompletionError(f"{where}: a `tool_calls` entry needs a whole-number `index`, got {item!r}")
         call = self.completion.calls.setdefault(item["index"], RequestedCall())
         _merge_call(call, item, where)

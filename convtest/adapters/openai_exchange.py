@@ -101,7 +101,9 @@ class _CompletionExchange(Exchange):
             self.timings.first_token_ms = self.elapsed_ms()
 
     def _answer_error(self, problem: str) -> ProtocolError:
-        return ProtocolError(f"bad answer from {self.url}: {problem}", target=self.target.name, transcript=self.transcript)
+        return ProtocolError(
+            f"bad answer from {self.url}: {problem}", target=self.target.name, transcript=self.transcript
+        )
 
 
 class CompletionStreamExchange(_CompletionExchange):
@@ -143,7 +145,9 @@ class CompletionStreamExchange(_CompletionExchange):
                 self.assembler.feed(event.data)
             except CompletionError as exc:
                 raise ProtocolError(
-                    f"bad event stream from {self.url}: {exc}", target=self.target.name, transcript=self.transcript
+                    f"bad event stream from {self.url}: {exc}",
+                    target=self.target.name,
+                    transcript=self.transcript,
                 ) from None
             self._text_arrived(
                 completion.text[text:], completion.reasoning[reasoning:], completion.errors[errors:]
@@ -216,5 +220,7 @@ class CompletionExchange(_CompletionExchange):
         return f" after {self._received} bytes of the answer"
 
     def cut_error(self, reason: str = "") -> StreamCutError:
-        message = f"answer from {self.url} cut after {self._received} bytes" + (f" ({reason})" if reason else "")
+        message = f"answer from {self.url} cut after {self._received} bytes" + (
+            f" ({reason})" if reason else ""
+        )
         return StreamCutError(message, target=self.target.name, transcript=self.transcript)

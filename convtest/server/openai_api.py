@@ -152,7 +152,9 @@ class OpenAIChat:
         if faults.silent:
             await self._hold(faults.silent)
         if faults.status is not None:
-            return _error(faults.status, f"Simulated failure (fault status:{faults.status}).", "server_error", None)
+            return _error(
+                faults.status, f"Simulated failure (fault status:{faults.status}).", "server_error", None
+            )
         if faults.non_sse:
             return HTMLResponse(NON_SSE_PAGE)
         if call.stream:
@@ -189,9 +191,7 @@ class OpenAIChat:
             raise BadRequest("The last user message has been answered already.")
         step = steps[done]
         earlier = sum(len(s.tool_calls) for s in steps[:done])
-        calls = tuple(
-            (f"call_{len(users)}_{earlier + n}", tool) for n, tool in enumerate(step.tool_calls, 1)
-        )
+        calls = tuple((f"call_{len(users)}_{earlier + n}", tool) for n, tool in enumerate(step.tool_calls, 1))
         finish = "tool_calls" if calls else reply.finish_reason
         answer = Answer(
             id=f"chatcmpl-{next(self._ids):013d}",
@@ -263,15 +263,25 @@ def _parse(raw: bytes) -> _Call:
     if not isinstance(messages, list) or not messages:
         raise BadRequest("Field 'messages' must be a non-empty list.")
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("system", "developer", "user", "assistant", "tool"):
-            raise BadRequest(f"messages[{index}] must be an object with a role of system, user, assistant or tool.")
+        if not isinstance(message, dict) or message.get("role") not in (
+            "system",
+            "developer",
+            "user",
+            "assistant",
+            "tool",
+        ):
+            raise BadRequest(
+                f"messages[{index}] must be an object with a role of system, user, assistant or tool."
+            )
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("Field 'stream' must be a boolean.")
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise BadRequest("Field 'stream_options' must be an object.")
-    return _Call(model, messages, stream, not stream or options.get("include_usage") is True, _tool_names(body))
+    return _Call(
+        model, messages, stream, not stream or options.get("include_usage") is True, _tool_names(body)
+    )
 
 
 def _tool_names(body: dict[str, Any]) -> frozenset[str]:

@@ -46,7 +46,9 @@ class Answer:
 
     @property
     def usage(self) -> dict[str, int]:
-        completion = count_tokens((self.reasoning or "") + " " + (self.text or "")) + sum(count_tokens(_json(c.input)) for _, c in self.calls)
+        completion = count_tokens((self.reasoning or "") + " " + (self.text or "")) + sum(
+            count_tokens(_json(c.input)) for _, c in self.calls
+        )
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -74,7 +76,8 @@ def _pieces(text: str) -> list[str]:
         half = len(text) // 2
         return [text[:half], text[half:]] if half else [text]
     words[-1] += text[len("".join(words)) :]
-    pieces, start = [], 0
+    pieces: list[str] = []
+    start = 0
     for size in itertools.cycle(_DELTA_WORDS):
         if start >= len(words):
             return pieces
@@ -104,7 +107,12 @@ def render_completion_stream(
     if answer.reasoning:
         frames += [chunk({"reasoning_content": piece}) for piece in _pieces(answer.reasoning)]
     for index, (call_id, call) in enumerate(answer.calls):
-        opening = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        opening = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         frames.append(chunk({"tool_calls": [opening]}))
         frames += [
             chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
@@ -163,7 +171,11 @@ def render_completion(answer: Answer, *, faults: Faults) -> list[Frame]:
         message["reasoning_content"] = answer.reasoning
     if answer.calls:
         message["tool_calls"] = [
-            {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": _json(call.input)}}
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": _json(call.input)},
+            }
             for call_id, call in answer.calls
         ]
     document = {

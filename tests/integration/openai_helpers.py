@@ -17,11 +17,27 @@ def event(payload: dict[str, Any] | str) -> bytes:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    return event({"id": "c-1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    return event(
+        {
+            "id": "c-1",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
 def usage(prompt: int, completion: int) -> bytes:
-    return event({"id": "c-1", "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+    return event(
+        {
+            "id": "c-1",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+    )
 
 
 ROLE = chunk({"role": "assistant", "content": ""})
@@ -30,14 +46,25 @@ DONE = event("[DONE]")
 
 def text_stream(*pieces: str, finish: str = "stop", tokens: tuple[int, int] = (10, 5)) -> bytes:
     """A whole streamed answer: the role chunk, one content delta per piece, finish, usage, [DONE]."""
-    return ROLE + b"".join(chunk({"content": piece}) for piece in pieces) + chunk({}, finish) + usage(*tokens) + DONE
+    return (
+        ROLE
+        + b"".join(chunk({"content": piece}) for piece in pieces)
+        + chunk({}, finish)
+        + usage(*tokens)
+        + DONE
+    )
 
 
 def tool_stream(*calls: tuple[str, str, str], tokens: tuple[int, int] = (10, 5)) -> bytes:
     """A streamed answer asking for tools: ``(id, name, arguments)`` each, arguments in two pieces."""
     body = ROLE
     for index, (call_id, name, arguments) in enumerate(calls):
-        opening = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        opening = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
         body += chunk({"tool_calls": [opening]})
         half = len(arguments) // 2
         for piece in (arguments[:half], arguments[half:]):

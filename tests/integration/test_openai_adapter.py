@@ -12,7 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
-from openai_helpers import DONE, ROLE, answer, chunk, event, openai_target, plain_settings, text_stream, tool_stream
+from openai_helpers import (
+    DONE,
+    ROLE,
+    answer,
+    chunk,
+    event,
+    openai_target,
+    plain_settings,
+    text_stream,
+    tool_stream,
+)
 from test_robofy_adapter import JSON, RawServer, Reply, serving
 
 from convtest.adapters import Exchange, TurnRequest, create_adapter
@@ -69,14 +79,23 @@ def sent(server: RawServer, index: int = -1) -> dict[str, Any]:
 
 def summary(transcript: TurnTranscript) -> tuple[Any, ...]:
     calls = [(c.id, c.name, c.input, c.output, c.step, c.state) for c in transcript.tool_calls]
-    return (transcript.text, calls, transcript.steps, transcript.finish_reason, transcript.usage, transcript.done)
+    return (
+        transcript.text,
+        calls,
+        transcript.steps,
+        transcript.finish_reason,
+        transcript.usage,
+        transcript.done,
+    )
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
 async def test_the_tool_loop_runs_to_the_answer_and_records_every_call(
     reference_server: ReferenceServer, client: httpx.AsyncClient, stream: bool
 ) -> None:
-    transcript = await turn(reference(reference_server, stream=stream), client, "Where are orders 1234 and 5678?")
+    transcript = await turn(
+        reference(reference_server, stream=stream), client, "Where are orders 1234 and 5678?"
+    )
 
     assert transcript.text.startswith("Your order 1234 has shipped")
     assert [(c.name, c.input, c.output["status"], c.step) for c in transcript.tool_calls] == [
@@ -93,7 +112,12 @@ async def test_the_tool_loop_runs_to_the_answer_and_records_every_call(
 async def test_streamed_and_whole_answers_give_the_same_transcript(
     reference_server: ReferenceServer, client: httpx.AsyncClient
 ) -> None:
-    for query in ("What is 6 * 7?", "Hello", "Is the trail tent in stock?", "Tell me everything about your company"):
+    for query in (
+        "What is 6 * 7?",
+        "Hello",
+        "Is the trail tent in stock?",
+        "Tell me everything about your company",
+    ):
         streamed = await turn(reference(reference_server, stream=True), client, query)
         whole = await turn(reference(reference_server, stream=False), client, query)
         assert summary(streamed) == summary(whole), query
@@ -107,10 +131,13 @@ async def test_memory_lives_in_the_history_each_turn_sends(
         "      - {user: 'My name is Ada', expect: {text: {contains: Ada}}}\n"
         "      - {user: 'Where is order 4321?', expect: {tool_calls: [lookup_order]}}\n"
         "      - {user: 'What is my name?', expect: {text: {equals: 'Your name is Ada.'}}}\n"
-        "      - {user: 'Where is my order?', expect: {tool_calls: [{name: lookup_order, input: {order_id: '4321'}}]}}\n",
+        "      - user: 'Where is my order?'\n"
+        "        expect: {tool_calls: [{name: lookup_order, input: {order_id: '4321'}}]}\n",
         "suites/memory.yaml",
     )
-    result = await run_conversation(suite.conversations[0], create_adapter(reference(reference_server), client))
+    result = await run_conversation(
+        suite.conversations[0], create_adapter(reference(reference_server), client)
+    )
     assert result.passed, [turn.failures or turn.error for turn in result.turns]
     assert [turn.transcript.session_id for turn in result.turns if turn.transcript] == [None] * 4
 
@@ -123,7 +150,9 @@ async def test_without_declared_tools_the_agent_answers_without_calling_them(
     assert "has shipped" in transcript.text
 
 
-async def test_fixed_tool_results_answer_the_calls(reference_server: ReferenceServer, client: httpx.AsyncClient) -> None:
+async def test_fixed_tool_results_answer_the_calls(
+    reference_server: ReferenceServer, client: httpx.AsyncClient
+) -> None:
     settings = {"tool_results": {"lookup_order": {"status": "lost"}}, "tool_handler": None}
     transcript = await turn(reference(reference_server, **settings), client, "Where is order 1234?")
     assert [(c.output, c.state) for c in transcript.tool_calls] == [({"status": "lost"}, "output-available")]
@@ -150,16 +179,32 @@ async def test_a_rejected_key_names_its_env_var_and_the_servers_message(
     assert "server says: 'Authentication token is missing or invalid.'" in message
 
 
-async def test_the_reference_agent_refuses_a_tool_call_left_unanswered(reference_server: ReferenceServer) -> None:
+async def test_the_reference_agent_refuses_a_tool_call_left_unanswered(
+    reference_server: ReferenceServer,
+) -> None:
     messages = [
         {"role": "user", "content": "Where is order 1234?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1_1", "type": "function", "function": {"name": "lookup_order", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1_1",
+                    "type": "function",
+                    "function": {"name": "lookup_order", "arguments": "{}"},
+                }
+            ],
+        },
     ]
     async with httpx.AsyncClient(trust_env=False) as plain:
         response = await plain.post(
             f"{reference_server.url}/v1/chat/completions",
             headers={"authorization": f"Bearer {reference_server.token}"},
-            json={"model": "m", "messages": messages, "tools": [{"type": "function", "function": {"name": "lookup_order"}}]},
+            json={
+                "model": "m",
+                "messages": messages,
+                "tools": [{"type": "function", "function": {"name": "lookup_order"}}],
+            },
         )
     assert response.status_code == 400
     assert "responding to each 'tool_call_id'. Missing: 'call_1_1'." in response.json()["error"]["message"]
@@ -186,7 +231,11 @@ async def test_each_turn_sends_the_system_prompt_history_tool_calls_and_results(
     first = await turn(target, client, "Where is 1234?")
     await turn(target, client, "What did I ask?", Exchange("Where is 1234?", first))
 
-    tool_call = {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "1234"}'}}
+    tool_call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "lookup_order", "arguments": '{"order_id": "1234"}'},
+    }
     earlier = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Where is 1234?"},
@@ -201,7 +250,10 @@ async def test_each_turn_sends_the_system_prompt_history_tool_calls_and_results(
     ]
     body = sent(server, 0)
     assert (body["model"], body["stream"], body["stream_options"], body["temperature"]) == (
-        "test-model", True, {"include_usage": True}, 0
+        "test-model",
+        True,
+        {"include_usage": True},
+        0,
     )
     assert [tool["function"]["name"] for tool in body["tools"]] == ["lookup_order"]
     headers = server.requests[0].headers
@@ -209,7 +261,9 @@ async def test_each_turn_sends_the_system_prompt_history_tool_calls_and_results(
     assert server.requests[0].path == "/v1/chat/completions"
 
 
-async def test_usage_is_summed_over_the_model_calls_of_a_turn(server: RawServer, client: httpx.AsyncClient) -> None:
+async def test_usage_is_summed_over_the_model_calls_of_a_turn(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
     server.script(
         Reply(parts=[tool_stream(("c1", "calc", "{}"), tokens=(10, 3))]),
         Reply(parts=[text_stream("Done", tokens=(20, 4))]),
@@ -219,7 +273,9 @@ async def test_usage_is_summed_over_the_model_calls_of_a_turn(server: RawServer,
     assert transcript.to_dict()["usage"] == {"input_tokens": 30, "output_tokens": 7, "total_tokens": 37}
 
 
-async def test_a_non_streamed_target_sends_no_stream_options(server: RawServer, client: httpx.AsyncClient) -> None:
+async def test_a_non_streamed_target_sends_no_stream_options(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
     server.script(Reply(headers=dict(JSON), parts=[answer("Hi!")]))
     transcript = await turn(raw_target(server, stream=False), client, "Hello")
     assert (transcript.text, transcript.steps, transcript.usage) == ("Hi!", 1, Usage(10, 5, 15))
@@ -252,13 +308,16 @@ async def test_async_handlers_are_awaited_and_a_raising_one_is_the_tools_error(
     ]
 
 
-async def test_more_tool_rounds_than_allowed_is_a_named_verdict(server: RawServer, client: httpx.AsyncClient) -> None:
+async def test_more_tool_rounds_than_allowed_is_a_named_verdict(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
     server.script(Reply(parts=[tool_stream(("again", "calc", "{}"))]))
     with pytest.raises(ToolLoopError) as info:
         await turn(raw_target(server, tool_results={"calc": 1}, max_tool_rounds=2), client, "loop")
 
     assert str(info.value) == (
-        "target 'gpt': the model still asked for tools after 2 rounds (max_tool_rounds: 2); last asked for: calc"
+        "target 'gpt': the model still asked for tools after 2 rounds (max_tool_rounds: 2); "
+        "last asked for: calc"
     )
     transcript = info.value.transcript
     assert transcript is not None and (transcript.steps, len(transcript.tool_calls)) == (3, 3)
@@ -267,7 +326,9 @@ async def test_more_tool_rounds_than_allowed_is_a_named_verdict(server: RawServe
 
 async def test_a_tool_nobody_answers_is_a_named_verdict(server: RawServer, client: httpx.AsyncClient) -> None:
     server.script(Reply(parts=[tool_stream(("c1", "refund", "{}"))]))
-    with pytest.raises(ToolLoopError, match="the model called tool 'refund', which neither `tool_results` nor a"):
+    with pytest.raises(
+        ToolLoopError, match="the model called tool 'refund', which neither `tool_results` nor a"
+    ):
         await turn(raw_target(server), client, "refund me")
 
 
@@ -276,7 +337,9 @@ async def test_tool_arguments_that_are_not_json_are_a_protocol_error(
     server: RawServer, client: httpx.AsyncClient, stream: bool
 ) -> None:
     bad = ("c1", "calc", '{"expression": 6 *')
-    reply = Reply(parts=[tool_stream(bad)]) if stream else Reply(headers=dict(JSON), parts=[answer(None, bad)])
+    reply = (
+        Reply(parts=[tool_stream(bad)]) if stream else Reply(headers=dict(JSON), parts=[answer(None, bad)])
+    )
     server.script(reply)
     with pytest.raises(ProtocolError) as info:
         await turn(raw_target(server, stream=stream, tool_results={"calc": 1}), client, "6 * ?")
@@ -291,10 +354,14 @@ async def test_tool_arguments_that_are_not_json_are_a_protocol_error(
     assert len(server.requests) == 1, "a turn whose tool call cannot be read goes no further"
 
 
-async def test_an_error_object_ends_the_loop_with_the_error_kept(server: RawServer, client: httpx.AsyncClient) -> None:
+async def test_an_error_object_ends_the_loop_with_the_error_kept(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
     error = event({"error": {"message": "context length exceeded", "type": "invalid_request_error"}})
     server.script(Reply(parts=[ROLE + chunk({"content": "Hel"}) + error + DONE]))
     transcript = await turn(raw_target(server), client, "hi")
     assert (transcript.text, transcript.errors, transcript.finish_reason) == (
-        "Hel", ["context length exceeded"], "error"
+        "Hel",
+        ["context length exceeded"],
+        "error",
     )

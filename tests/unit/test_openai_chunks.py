@@ -71,8 +71,13 @@ def test_tool_call_deltas_are_joined_by_index_with_arguments_concatenated() -> N
 
 def test_content_deltas_make_the_text_and_a_missing_usage_stays_none() -> None:
     completion = assemble(
-        [chunk({"role": "assistant", "content": ""}), chunk({"content": "Grüße "}), chunk({"content": "😀"}),
-         chunk({}, "stop"), "[DONE]"]
+        [
+            chunk({"role": "assistant", "content": ""}),
+            chunk({"content": "Grüße "}),
+            chunk({"content": "😀"}),
+            chunk({}, "stop"),
+            "[DONE]",
+        ]
     ).completion
     assert (completion.text, completion.finish_reason, completion.usage) == ("Grüße 😀", "stop", None)
     assert completion.id == "chatcmpl-1"
@@ -80,13 +85,18 @@ def test_content_deltas_make_the_text_and_a_missing_usage_stays_none() -> None:
 
 def test_a_repeated_id_or_name_in_later_deltas_is_not_doubled() -> None:
     completion = assemble(
-        [call_delta(0, call_id="c1", name="calc", arguments='{"a"'), call_delta(0, call_id="c1", name="calc", arguments=": 1}")]
+        [
+            call_delta(0, call_id="c1", name="calc", arguments='{"a"'),
+            call_delta(0, call_id="c1", name="calc", arguments=": 1}"),
+        ]
     ).completion
     assert completion.tool_calls == [RequestedCall("c1", "calc", '{"a": 1}')]
 
 
 def test_an_error_object_in_the_stream_is_kept_as_an_error() -> None:
-    completion = assemble([chunk({"content": "Hel"}), json.dumps({"error": {"message": "overloaded"}}), "[DONE]"]).completion
+    completion = assemble(
+        [chunk({"content": "Hel"}), json.dumps({"error": {"message": "overloaded"}}), "[DONE]"]
+    ).completion
     assert (completion.text, completion.errors, completion.finish_reason) == ("Hel", ["overloaded"], "error")
 
 
@@ -108,7 +118,10 @@ def test_the_stream_decodes_the_same_at_every_split_point() -> None:
         ("[1, 2]", "chunk 1 is not a JSON object"),
         (chunk({"content": 7}), "chunk 1: `content` must be a string, got 7"),
         (chunk({"tool_calls": [{"function": {"arguments": "{}"}}]}), "needs a whole-number `index`"),
-        (chunk({"tool_calls": [{"index": 0, "function": {"arguments": {"a": 1}}}]}), "`arguments` must be a string"),
+        (
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": {"a": 1}}}]}),
+            "`arguments` must be a string",
+        ),
         (chunk(choices=[], usage={"prompt_tokens": "12"}), "`usage.prompt_tokens` must be a whole number"),
         (json.dumps({"choices": {"index": 0}}), "chunk 1: `choices` must be a list"),
     ],
@@ -129,7 +142,11 @@ ANSWER = {
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "calculate", "arguments": '{"expression":"6 * 7"}'}}
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "calculate", "arguments": '{"expression":"6 * 7"}'},
+                    }
                 ],
             },
             "finish_reason": "tool_calls",

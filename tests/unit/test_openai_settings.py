@@ -41,7 +41,9 @@ FULL = """\
 
 def resolve(tmp_path: Path, extra: str, environ: dict[str, str] | None = None) -> OpenAISettings:
     (tmp_path / "convtest.yaml").write_text(TARGET.replace("{extra}", extra))
-    target = load_config(tmp_path).resolve("gpt", environ if environ is not None else {"OPENAI_API_KEY": "sk-1"})
+    target = load_config(tmp_path).resolve(
+        "gpt", environ if environ is not None else {"OPENAI_API_KEY": "sk-1"}
+    )
     assert isinstance(target.settings, OpenAISettings)
     return target.settings
 
@@ -52,7 +54,10 @@ def test_every_option_is_read_into_the_settings(tmp_path: Path) -> None:
     settings = target.settings
     assert isinstance(settings, OpenAISettings)
     assert (target.adapter, target.base_url, target.token, target.token_env) == (
-        "openai", "https://api.example.test/v1", "sk-1", ("OPENAI_API_KEY",)
+        "openai",
+        "https://api.example.test/v1",
+        "sk-1",
+        ("OPENAI_API_KEY",),
     )
     assert (settings.model, settings.stream, settings.max_tool_rounds) == ("gpt-4o-mini", False, 3)
     assert settings.system_prompt == "You are the shop's assistant."
@@ -72,14 +77,22 @@ def test_every_option_is_read_into_the_settings(tmp_path: Path) -> None:
 
 def test_defaults_stream_with_no_tools(tmp_path: Path) -> None:
     settings = resolve(tmp_path, "")
-    assert (settings.stream, settings.tools, settings.tool_handler, settings.max_tool_rounds) == (True, (), None, 8)
+    assert (settings.stream, settings.tools, settings.tool_handler, settings.max_tool_rounds) == (
+        True,
+        (),
+        None,
+        8,
+    )
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         ("    modle: x\n", "convtest.yaml:2: target 'gpt': unknown key `modle` — did you mean `model`?"),
-        ("    tools: {a: {descripton: x}}\n", "`tools`: tool 'a': unknown key `descripton` — did you mean `description`?"),
+        (
+            "    tools: {a: {descripton: x}}\n",
+            "`tools`: tool 'a': unknown key `descripton` — did you mean `description`?",
+        ),
         (
             "    tools: {a: {parameters: {type: objekt}}}\n",
             "`tools`: tool 'a': `parameters` is not a valid JSON Schema: 'objekt' is not valid",
@@ -89,7 +102,10 @@ def test_defaults_stream_with_no_tools(tmp_path: Path) -> None:
             "`tool_results`: unknown key `lookup_ordr` — did you mean `lookup_order`?",
         ),
         ("    tool_handler: nohandler\n", "`tool_handler` must be `module:function`, got 'nohandler'"),
-        ("    tool_handler: convtest_no_such_module:f\n", "`tool_handler`: cannot import `convtest_no_such_module`"),
+        (
+            "    tool_handler: convtest_no_such_module:f\n",
+            "`tool_handler`: cannot import `convtest_no_such_module`",
+        ),
         ("    tool_handler: json:nope\n", "`tool_handler`: `json` has no function `nope`"),
         ("    params: {stream: false}\n", "`params`: `stream` is set by the adapter itself"),
         ("    max_tool_rounds: 0\n", "`max_tool_rounds` must be a whole number of at least 1, got 0"),
@@ -104,7 +120,9 @@ def test_a_bad_option_is_named_with_its_file_and_target(tmp_path: Path, extra: s
 
 
 def test_model_and_base_url_are_required(tmp_path: Path) -> None:
-    (tmp_path / "convtest.yaml").write_text("targets:\n  gpt:\n    adapter: openai\n    base_url: http://x/v1\n")
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  gpt:\n    adapter: openai\n    base_url: http://x/v1\n"
+    )
     with pytest.raises(ConfigError, match=r"target 'gpt': `model` is required \(e.g. model: gpt-4o-mini\)"):
         load_config(tmp_path).resolve("gpt", {})
     (tmp_path / "convtest.yaml").write_text("targets:\n  gpt:\n    adapter: openai\n    model: m\n")
