@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from convtest.stream import DONE
+from convtest.stream import DONE, MAX_DEPTH, nested_too_deeply
 from convtest.transcript import Usage
 
 __all__ = [
@@ -76,10 +76,18 @@ class ChunkAssembler:
             return
         try:
             chunk = json.loads(data)
+        except RecursionError:
+            raise CompletionError(
+                f"chunk {self.chunk_count} is JSON nested more than {MAX_DEPTH} levels deep"
+            ) from None
         except ValueError as exc:
             raise CompletionError(
                 f"chunk {self.chunk_count} is not valid JSON ({exc}): {data[:120]!r}"
             ) from None
+        if nested_too_deeply(data, chunk):
+            raise CompletionError(
+                f"chunk {self.chunk_count} is JSON nested more than {MAX_DEPTH} levels deep"
+            )
         if not isinstance(chunk, dict):
             raise CompletionError(f"chunk {self.chunk_count} is not a JSON object: {data[:120]!r}")
         self._chunk(chunk)

@@ -22,14 +22,19 @@ from convtest.adapters.base import TurnRequest
 from convtest.adapters.exchange import Bearer, Exchange, drain
 from convtest.adapters.openai_chunks import ChunkAssembler, Completion, CompletionError, completion_from_json
 from convtest.exceptions import ProtocolError, StreamCutError
-from convtest.stream import ServerSentEvent, SSEDecoder, preview
+from convtest.stream import (
+    DONE,
+    MAX_DEPTH,
+    ServerSentEvent,
+    SSEDecoder,
+    nested_too_deeply,
+    preview,
+    preview_bytes,
+)
 from convtest.targets import Target
 from convtest.transcript import TurnTranscript
 
-__all__ = ["ANSWER_LIMIT", "CompletionExchange", "CompletionStreamExchange", "TurnState"]
-
-#: a larger answer is refused rather than held in memory
-ANSWER_LIMIT = 10 * 1024 * 1024
+__all__ = ["CompletionExchange", "CompletionStreamExchange", "TurnState"]
 
 
 @dataclass(slots=True)
@@ -105,17 +110,24 @@ class _CompletionExchange(Exchange):
             f"bad answer from {self.url}: {problem}", target=self.target.name, transcript=self.transcript
         )
 
+    def _limit_error(self, problem: str) -> ProtocolError:
+        """A limit of the target was passed: the turn ends, keeping what arrived before."""
+        return ProtocolError(
+            f"{problem}; raise it in convtest.yaml", target=self.target.name, transcript=self.transcript
+        )
+
 
 class CompletionStreamExchange(_CompletionExchange):
-    """``stream: true``: chunks as server-sent events, ended by ``data: [DONE]``."""
+    """``stream: true``: chunks as server-sent events, ended by ``data: [DONE]``; the target's
+    ``limits`` bound each event, the chunks and the bytes of one model call."""
 
     content_types = ("text/event-stream",)
     accept = "text/event-stream"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.decoder = SSEDecoder()
+    def __init__(self, target: Target, *args: Any, **kwargs: Any) -> None:
+        self.decoder = SSEDecoder(target.max_event_bytes)
         self.assembler = ChunkAssembler()
-        super().__init__(*args, **kwargs)
+        super().__init__(target, *args, **kwargs)
         self.completion = self.assembler.completion
 
     @property
@@ -125,7 +137,7 @@ class CompletionStreamExchange(_CompletionExchange):
     async def read(self, response: httpx.Response) -> None:
         self.transcript.steps += 1
         self.awaiting_body()
-        chunks = response.aiter_bytes()
+        chunks = self.body_pieces(response)
         async for chunk in chunks:
             # fed before the deadline moves: the first text lifts the first_token deadline
             done = self._feed(self.decoder.feed(chunk))
@@ -133,6 +145,11 @@ class CompletionStreamExchange(_CompletionExchange):
             if done:
                 await drain(chunks)
                 return
+            if self.decoder.too_large is not None:
+                raise self._limit_error(
+                    f"event {self.decoder.too_large} from {self.url} is larger than "
+                    f"limits.max_event_bytes ({self.target.max_event_bytes} bytes)"
+                )
         if not self._feed(self.decoder.close()):
             raise self.cut_error()
 
@@ -140,6 +157,11 @@ class CompletionStreamExchange(_CompletionExchange):
         """Fold events into the completion and the transcript; true once ``[DONE]`` has arrived."""
         completion = self.completion
         for event in events:
+            if self.assembler.chunk_count >= self.target.max_events and event.data != DONE:
+                limit = self.target.max_events
+                raise self._limit_error(
+                    f"stream from {self.url} has more than limits.max_events ({limit}) chunks"
+                )
             text, reasoning, errors = len(completion.text), len(completion.reasoning), len(completion.errors)
             try:
                 self.assembler.feed(event.data)
@@ -161,13 +183,18 @@ class CompletionStreamExchange(_CompletionExchange):
         text = self.transcript.text
         return f" after {self.assembler.chunk_count} chunks; text so far: {preview(text, 80)}"
 
+    def too_large_error(self) -> ProtocolError:
+        return self._limit_error(
+            f"stream from {self.url} is larger than limits.max_turn_bytes "
+            f"({self.target.max_turn_bytes} bytes) after {self.assembler.chunk_count} chunks"
+        )
+
     def cut_error(self, reason: str = "") -> StreamCutError:
         message = f"stream from {self.url} ended before [DONE] after {self.assembler.chunk_count} chunks"
         if reason:
             message += f" ({reason})"
         if self.decoder.unterminated:
-            cut = self.decoder.unterminated.decode("utf-8", "replace")
-            message += f"; last line cut: {preview(cut, 80)}"
+            message += f"; last line cut: {preview_bytes(self.decoder.unterminated, 80)}"
         message += f"; text so far: {preview(self.transcript.text, 80)}"
         return StreamCutError(message, target=self.target.name, transcript=self.transcript)
 
@@ -180,7 +207,6 @@ class CompletionExchange(_CompletionExchange):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._received = 0
         self._done = False
 
     @property
@@ -190,14 +216,11 @@ class CompletionExchange(_CompletionExchange):
     async def read(self, response: httpx.Response) -> None:
         self.awaiting_body()
         body = bytearray()
-        chunks = response.aiter_bytes()
+        chunks = self.body_pieces(response)
         async for chunk in chunks:
             body += chunk
-            self._received = len(body)
-            if len(body) > ANSWER_LIMIT:
-                raise self._answer_error(f"the answer is larger than {ANSWER_LIMIT // 1024 // 1024} MB")
             self.body_chunk()
-        self.completion = self._parse(bytes(body))
+        self.completion = self._parse(body)
         self.transcript.steps += 1
         completion = self.completion
         self._text_arrived(completion.text, completion.reasoning, completion.errors)
@@ -205,22 +228,38 @@ class CompletionExchange(_CompletionExchange):
         self._done = True
         await drain(chunks)
 
-    def _parse(self, body: bytes) -> Completion:
+    def _parse(self, body: bytearray) -> Completion:
         try:
             data = json.loads(body)
         except ValueError as exc:
-            text = body.decode("utf-8", "replace")
-            raise self._answer_error(f"the answer is not valid JSON ({exc}): {preview(text, 120)}") from None
+            raise self._answer_error(
+                f"the answer is not valid JSON ({exc}): {preview_bytes(body, 120)}"
+            ) from None
+        except RecursionError:
+            data = _TOO_DEEP
+        if data is _TOO_DEEP or nested_too_deeply(body, data):
+            problem = f"the answer is JSON nested more than {MAX_DEPTH} levels deep"
+            raise self._answer_error(f"{problem}: {preview_bytes(body, 120)}")
         try:
             return completion_from_json(data)
         except CompletionError as exc:
             raise self._answer_error(str(exc)) from None
 
     def progress(self) -> str:
-        return f" after {self._received} bytes of the answer"
+        return f" after {self.received} bytes of the answer"
+
+    def too_large_error(self) -> ProtocolError:
+        limit = self.target.max_turn_bytes
+        return self._limit_error(
+            f"the answer from {self.url} is larger than limits.max_turn_bytes ({limit} bytes)"
+        )
 
     def cut_error(self, reason: str = "") -> StreamCutError:
-        message = f"answer from {self.url} cut after {self._received} bytes" + (
+        message = f"answer from {self.url} cut after {self.received} bytes" + (
             f" ({reason})" if reason else ""
         )
         return StreamCutError(message, target=self.target.name, transcript=self.transcript)
+
+
+#: what a parse too deep to finish stands for
+_TOO_DEEP = object()

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from openai_helpers import DONE, ROLE, chunk, openai_target, plain_settings, text_stream, tool_stream
+from openai_helpers import (
+    DONE,
+    ROLE,
+    answer,
+    chunk,
+    openai_target,
+    plain_settings,
+    text_stream,
+    tool_stream,
+)
 from test_robofy_adapter import JSON, Reply, serving
 
 from convtest.adapters import TurnRequest, create_adapter
@@ -51,6 +60,8 @@ class Case:
     settings: dict[str, Any] = field(default_factory=dict)
     #: what of the answer the error must carry
     text_so_far: str | None = None
+    #: the target's size limits (max_event_bytes, max_turn_bytes, max_events)
+    limits: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.id
@@ -175,6 +186,47 @@ CASES = [
         kind="total",
     ),
     Case(
+        "event past limits.max_event_bytes",
+        replies=(Reply(parts=[ROLE + HEL + chunk({"content": "x" * 5000}) + DONE]),),
+        limits={"max_event_bytes": 1000},
+        error=ProtocolError,
+        words=(
+            "event 3 from http://127.0.0.1:",
+            "is larger than limits.max_event_bytes (1000 bytes); raise it",
+        ),
+        text_so_far="Hel",
+    ),
+    Case(
+        "stream past limits.max_events",
+        replies=(Reply(parts=[ROLE + HEL * 20 + DONE]),),
+        limits={"max_events": 5},
+        error=ProtocolError,
+        words=("/v1/chat/completions has more than limits.max_events (5) chunks; raise it in convtest.yaml",),
+        text_so_far="Hel" * 4,
+    ),
+    Case(
+        "stream past limits.max_turn_bytes",
+        replies=(Reply(parts=[ROLE, *[HEL] * 100, DONE]),),
+        limits={"max_turn_bytes": 2000},
+        error=ProtocolError,
+        words=("/v1/chat/completions is larger than limits.max_turn_bytes (2000 bytes) after",),
+    ),
+    Case(
+        "json: answer past limits.max_turn_bytes",
+        replies=(Reply(headers=dict(JSON), parts=[answer("x" * 5000)]),),
+        settings={"stream": False},
+        limits={"max_turn_bytes": 2000},
+        error=ProtocolError,
+        words=("is larger than limits.max_turn_bytes (2000 bytes); raise it in convtest.yaml",),
+    ),
+    Case(
+        "json: nested too deeply",
+        replies=(Reply(headers=dict(JSON), parts=[b"[" * 500 + b"]" * 500]),),
+        settings={"stream": False},
+        error=ProtocolError,
+        words=("bad answer from", "the answer is JSON nested more than 100 levels deep"),
+    ),
+    Case(
         "json: answer cut in half",
         replies=(
             Reply(
@@ -246,6 +298,7 @@ def target_for(case: Case, port: int, unaccepting: int) -> Target:
         target,
         timeouts=dataclasses.replace(CALM, **case.timeouts),
         settings=plain_settings(**case.settings),
+        **case.limits,
     )
 
 

@@ -124,6 +124,8 @@ def test_the_stream_decodes_the_same_at_every_split_point() -> None:
         ),
         (chunk(choices=[], usage={"prompt_tokens": "12"}), "`usage.prompt_tokens` must be a whole number"),
         (json.dumps({"choices": {"index": 0}}), "chunk 1: `choices` must be a list"),
+        ('{"a": ' * 150 + "1" + "}" * 150, "chunk 1 is JSON nested more than 100 levels deep"),
+        ("[" * 5000 + "]" * 5000, "chunk 1 is JSON nested more than 100 levels deep"),
     ],
 )
 def test_a_chunk_that_is_not_a_completion_chunk_is_named(data: str, problem: str) -> None:
