@@ -250,8 +250,8 @@ class CompletionExchange(_CompletionExchange):
 
     def too_large_error(self) -> ProtocolError:
         limit = self.target.max_turn_bytes
-        return self._limit_error(
-            f"the answer from {self.url} is larger than limits.max_turn_bytes ({limit} bytes)"
+        return self._answer_error(
+            f"the answer is larger than limits.max_turn_bytes ({limit} bytes); raise it in convtest.yaml"
         )
 
     def cut_error(self, reason: str = "") -> StreamCutError:
