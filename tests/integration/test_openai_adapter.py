@@ -365,3 +365,15 @@ async def test_an_error_object_ends_the_loop_with_the_error_kept(
         ["context length exceeded"],
         "error",
     )
+
+
+async def test_the_reference_agent_refuses_a_body_over_its_limit_in_openais_shape() -> None:
+    with ReferenceServer(token=None, max_body_bytes=2000) as small:
+        async with httpx.AsyncClient(trust_env=False) as plain:
+            too_big = {"model": "m", "messages": [{"role": "user", "content": "x" * 5000}]}
+            refused = await plain.post(f"{small.url}/v1/chat/completions", json=too_big)
+            fits = {"model": "m", "messages": [{"role": "user", "content": "Hello"}]}
+            answered = await plain.post(f"{small.url}/v1/chat/completions", json=fits)
+    assert refused.status_code == 413
+    assert refused.json()["error"]["message"] == "Request body exceeds the limit of 2000 bytes."
+    assert answered.json()["choices"][0]["message"]["content"] == "Hello! How can I help you today?"
