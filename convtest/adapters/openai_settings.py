@@ -3,8 +3,8 @@
 ``model``, ``stream``, ``system_prompt``, ``params`` (extra request fields such as
 ``temperature``), ``tools`` (the definitions the target declares: name -> description and JSON
 Schema ``parameters``), and how the target's tool calls are answered: ``tool_results`` (a fixed
-result per tool name) and/or ``tool_handler`` (``module:function``, called with the tool's name
-and arguments), within ``max_tool_rounds`` model calls that ask for tools.
+result per tool name) and/or ``tool_handler`` (``module:function`` or ``file.py:function``, called with the
+tool's name and arguments), within ``max_tool_rounds`` model calls that ask for tools.
 
 Kept apart from :mod:`convtest.adapters.openai` so that reading a config (and the reference
 agent, which builds the settings of its built-in target) needs no HTTP client library.
@@ -12,15 +12,15 @@ agent, which builds the settings of its built-in target) needs no HTTP client li
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from convtest.adapters.options import TargetOptions, reject_unknown, require_mapping
+from convtest.checks.python import import_function
 from convtest.exceptions import ConfigError
 from convtest.targets import Target
 
@@ -163,20 +163,12 @@ def _tool_results(options: TargetOptions) -> dict[str, Any]:
 
 
 def _handler(options: TargetOptions, reference: str) -> ToolHandler:
-    where = f"{options.where}: `tool_handler`"
-    module_name, colon, name = reference.partition(":")
-    if not colon or not module_name or not name:
-        raise ConfigError(f"{where} must be `module:function`, got {reference!r}")
+    """``module:function``, or ``file.py:function`` relative to the config's folder, imported now
+    so that a typo fails before any turn is sent."""
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # the user's module failed to import: say why
-        raise ConfigError(f"{where}: cannot import `{module_name}`: {type(exc).__name__}: {exc}") from None
-    function = getattr(module, name, None)
-    if function is None:
-        raise ConfigError(f"{where}: `{module_name}` has no function `{name}`")
-    if not callable(function) or inspect.isclass(function):
-        raise ConfigError(f"{where}: `{reference}` is a {type(function).__name__}, not a function")
-    return function  # type: ignore[no-any-return]
+        return import_function(reference, options.folder or Path.cwd(), allow_async=True)
+    except ValueError as exc:
+        raise options.error(f"`tool_handler` {reference}: {exc}") from None
 
 
 def _rounds(options: TargetOptions) -> int:

@@ -101,12 +101,12 @@ def test_defaults_stream_with_no_tools(tmp_path: Path) -> None:
             "    tools: {lookup_order: {}}\n    tool_results: {lookup_ordr: {}}\n",
             "`tool_results`: unknown key `lookup_ordr` — did you mean `lookup_order`?",
         ),
-        ("    tool_handler: nohandler\n", "`tool_handler` must be `module:function`, got 'nohandler'"),
+        ("    tool_handler: nohandler\n", "`tool_handler` nohandler: expected `module:function`"),
         (
             "    tool_handler: convtest_no_such_module:f\n",
-            "`tool_handler`: cannot import `convtest_no_such_module`",
+            "`tool_handler` convtest_no_such_module:f: cannot import `convtest_no_such_module`",
         ),
-        ("    tool_handler: json:nope\n", "`tool_handler`: `json` has no function `nope`"),
+        ("    tool_handler: json:nope\n", "`tool_handler` json:nope: `json` has no function `nope`"),
         ("    params: {stream: false}\n", "`params`: `stream` is set by the adapter itself"),
         ("    max_tool_rounds: 0\n", "`max_tool_rounds` must be a whole number of at least 1, got 0"),
         ("    stream: maybe\n", "`stream` must be true or false, got 'maybe'"),
@@ -117,6 +117,12 @@ def test_a_bad_option_is_named_with_its_file_and_target(tmp_path: Path, extra: s
         resolve(tmp_path, extra)
     assert str(info.value).startswith("convtest.yaml:2: target 'gpt'")
     assert message in str(info.value)
+
+
+def test_a_tool_handler_may_be_a_file_beside_the_config(tmp_path: Path) -> None:
+    (tmp_path / "tools.py").write_text("async def answer(name, arguments):\n    return {'tool': name}\n")
+    settings = resolve(tmp_path, "    tool_handler: tools.py:answer\n")
+    assert settings.tool_handler is not None and settings.tool_handler.__name__ == "answer"
 
 
 def test_model_and_base_url_are_required(tmp_path: Path) -> None:
