@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
-        help="run the reference agent (Robofy chat stream API) until Ctrl-C",
+        help="run the reference agent (Robofy chat API, OpenAI chat completions) until Ctrl-C",
         description="Run the embedded reference agent, the default target of convtest suites.",
     )
     serve.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one")
@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         print(f"convtest reference agent listening on {url}")
         print(f"token: {token}" if token else "token: none (authentication off)")
+        print(f"OpenAI-compatible: base_url {url}/v1 (POST /v1/chat/completions)")
         print("press Ctrl-C to stop", flush=True)
 
     try:

@@ -32,7 +32,15 @@ from convtest.adapters.options import (
 )
 from convtest.exceptions import ConfigError, Location
 from convtest.secrets import redact
-from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
+from convtest.targets import (
+    REFERENCE_OPENAI_TARGET,
+    REFERENCE_TARGET,
+    REFERENCE_TARGETS,
+    TIMEOUT_KINDS,
+    RetryPolicy,
+    Target,
+    Timeouts,
+)
 
 __all__ = ["CONFIG_FILE", "DEFAULT_ADAPTER", "Config", "load_config"]
 
@@ -64,13 +72,13 @@ class Config:
 
     @property
     def target_names(self) -> list[str]:
-        return sorted({REFERENCE_TARGET, *self.raw_targets})
+        return sorted({*REFERENCE_TARGETS, *self.raw_targets})
 
     def resolve(self, name: str | None, environ: Mapping[str, str] | None = None) -> Target:
         """The named target (the default when None), with ``${VAR}`` references filled in."""
         name = name or self.default_target
-        if name == REFERENCE_TARGET and name not in self.raw_targets:
-            return Target(name=REFERENCE_TARGET)
+        if name in REFERENCE_TARGETS and name not in self.raw_targets:
+            return Target(name=name, adapter="openai" if name == REFERENCE_OPENAI_TARGET else DEFAULT_ADAPTER)
         raw = self.raw_targets.get(name)
         if raw is None:
             raise ConfigError(_unknown_target_message(name, self))

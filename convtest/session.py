@@ -25,7 +25,7 @@ from convtest.log_records import guard_log_records
 from convtest.models import Conversation, InvalidConversation, Suite
 from convtest.runner import ConversationResult, run_conversation
 from convtest.suite.loader import load_suite
-from convtest.targets import REFERENCE_TARGET, Target
+from convtest.targets import REFERENCE_OPENAI_TARGET, REFERENCE_TARGETS, Target
 
 if TYPE_CHECKING:
     import httpx
@@ -131,7 +131,7 @@ class RunSession:
         return pool
 
     def _with_reference(self, target: Target) -> Target:
-        if target.name != REFERENCE_TARGET or target.base_url:
+        if target.name not in REFERENCE_TARGETS or target.base_url:
             return target
         if self._server is None:
             from convtest.server import ReferenceServer  # starlette and uvicorn only when used
@@ -139,12 +139,16 @@ class RunSession:
             self._server = ReferenceServer(token=secrets.token_urlsafe(16))
             self._server.start()
         token = self._server.token
+        settings: object
+        if target.name == REFERENCE_OPENAI_TARGET:
+            from convtest.server.openai_api import reference_settings
+
+            base_url, settings = f"{self._server.url}/v1", reference_settings()
+        else:
+            base_url = self._server.url
+            settings = dataclasses.replace(robofy_settings(target), pid="convtest", chatbot_id="reference")
         return dataclasses.replace(
-            target,
-            base_url=self._server.url,
-            token=token,
-            settings=dataclasses.replace(robofy_settings(target), pid="convtest", chatbot_id="reference"),
-            secrets=(token,) if token else (),
+            target, base_url=base_url, token=token, settings=settings, secrets=(token,) if token else ()
         )
 
     def close(self) -> None:
@@ -213,7 +217,7 @@ class AdapterPool:
         client = new_client(
             verify=self.target.base_url.startswith("https://"),
             # the reference agent is on loopback: a proxy from the environment must not catch it
-            trust_env=self.target.name != REFERENCE_TARGET,
+            trust_env=self.target.name not in REFERENCE_TARGETS,
             blocking=self.blocking,
         )
         adapter = RetryingAdapter(

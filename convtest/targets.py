@@ -1,7 +1,8 @@
 """The model of a target: which chatbot API to talk to, and how.
 
 Loaded from ``convtest.yaml`` / ``[tool.convtest]`` by :mod:`convtest.config`; the built-in
-``reference`` target points at the embedded reference agent once it is started.
+``reference`` target points at the embedded reference agent once it is started, and the
+built-in ``reference-openai`` at the same agent's OpenAI-compatible chat completions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 from convtest.exceptions import Location
 
 __all__ = [
+    "REFERENCE_OPENAI_TARGET",
     "REFERENCE_TARGET",
+    "REFERENCE_TARGETS",
     "TIMEOUT_KINDS",
     "RetryPolicy",
     "Target",
@@ -20,6 +23,10 @@ __all__ = [
 ]
 
 REFERENCE_TARGET = "reference"
+#: the reference agent through ``adapter: openai``
+REFERENCE_OPENAI_TARGET = "reference-openai"
+#: the built-in targets, served by the embedded reference agent
+REFERENCE_TARGETS = (REFERENCE_TARGET, REFERENCE_OPENAI_TARGET)
 #: every timeout a target or a turn may set, in the order a turn meets them
 TIMEOUT_KINDS = ("connect", "first_byte", "first_token", "idle", "total")
 

@@ -24,6 +24,7 @@ __all__ = [
     "ToolCall",
     "ToolState",
     "TurnTranscript",
+    "Usage",
 ]
 
 #: the life of a tool call, named as the AI SDK names the states of a UI tool part
@@ -150,6 +151,20 @@ class Timings:
 
 
 @dataclass(slots=True)
+class Usage:
+    """Tokens a turn cost, summed over its model calls, as the target reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.total_tokens += other.total_tokens
+
+
+@dataclass(slots=True)
 class TurnTranscript:
     """Everything one turn produced, reassembled from the event stream."""
 
@@ -193,6 +208,8 @@ class TurnTranscript:
     #: fields a part should have set but could not, with why: ``{"session_id": "data-session
     #: (event 9) has data {...}, not a string"}``; only what needs the field fails on it
     invalid: dict[str, str] = field(default_factory=dict)
+    #: token usage, when the target reports it (OpenAI-compatible APIs do)
+    usage: Usage | None = None
 
     @property
     def text(self) -> str:

@@ -442,7 +442,8 @@ def describe(exc: BaseException) -> str:
 
 
 def error_detail(body: str) -> str:
-    """``error.detail`` (or ``message``) of a Robofy JSON error body, if it has one."""
+    """``error.detail`` (or ``message``) of a Robofy JSON error body, or ``error.message`` of an
+    OpenAI one, if it has one."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -450,7 +451,8 @@ def error_detail(body: str) -> str:
     if not isinstance(data, dict):
         return ""
     error = data.get("error")
-    for detail in (error.get("detail") if isinstance(error, dict) else None, data.get("message")):
+    nested = (error.get("detail"), error.get("message")) if isinstance(error, dict) else ()
+    for detail in (*nested, data.get("message")):
         if isinstance(detail, str) and detail:
             return repr(detail)
     return ""

@@ -28,6 +28,7 @@ from convtest.adapters.robofy_settings import CHAT_PATH, STREAM_PATH
 from convtest.server.agent import Agent, SessionState
 from convtest.server.auth import CLIENT_TOKEN_SECONDS, HANDSHAKE_PATH, Gatekeeper
 from convtest.server.faults import FAULT_HEADER, FAULT_NAMES, HOLD_SECONDS, BadRequest, read_faults
+from convtest.server.openai_api import OpenAIChat
 from convtest.server.wire import NON_SSE_PAGE, SSE_HEADERS, Frame, render_answer, render_stream
 
 __all__ = [
@@ -309,19 +310,25 @@ def create_app(
     ``client_token_uses`` is how many requests a handshake's client token is good for;
     a request body over ``max_body_bytes`` is a 413.
     """
+    agent, gate = agent or Agent.from_file(), Gatekeeper(token, client_token_uses)
     service = _ChatService(
-        agent or Agent.from_file(),
-        Gatekeeper(token, client_token_uses),
-        latency_ms / 1000,
-        token_latency_ms / 1000,
-        max_sessions,
-        max_body_bytes,
+        agent, gate, latency_ms / 1000, token_latency_ms / 1000, max_sessions, max_body_bytes
+    )
+    # the same brain, tokens, body limit and held streams behind OpenAI's chat completions
+    openai = OpenAIChat(
+        agent,
+        gate,
+        service.held.hold,
+        first_delay=latency_ms / 1000,
+        token_delay=token_latency_ms / 1000,
+        max_body_bytes=max_body_bytes,
     )
     app = Starlette(
         routes=[
             Route(STREAM_PATH, service.stream, methods=["POST"]),
             Route(CHAT_PATH, service.answer, methods=["POST"]),
             Route(HANDSHAKE_PATH, service.handshake, methods=["POST"]),
+            openai.route(),
             Route("/health", _health, methods=["GET"]),
         ]
     )
