@@ -63,7 +63,7 @@ def test_unknown_target_suggests_the_close_name(tmp_path: Path) -> None:
 def test_unknown_key_in_a_target_suggests_the_right_one(tmp_path: Path) -> None:
     (tmp_path / "convtest.yaml").write_text("targets:\n  t:\n    base_ulr: http://x\n")
     with pytest.raises(ConfigError, match=r"target 't': unknown key `base_ulr` — did you mean `base_url`\?"):
-        load_config(tmp_path)
+        load_config(tmp_path).resolve("t", {})
 
 
 def test_bad_timeout_and_missing_base_url_are_reported(tmp_path: Path) -> None:
@@ -88,23 +88,25 @@ def test_pyproject_section_is_read_when_there_is_no_convtest_yaml(tmp_path: Path
 
 def test_default_target_must_exist(tmp_path: Path) -> None:
     (tmp_path / "convtest.yaml").write_text("default_target: nope\n")
+    config = load_config(tmp_path)
     with pytest.raises(ConfigError, match=r"`default_target`: unknown target 'nope'"):
-        load_config(tmp_path)
+        config.resolve(None, {})
+    assert config.resolve(REFERENCE_TARGET, {}).name == REFERENCE_TARGET
 
 
-def test_errors_name_the_line_of_the_target_in_convtest_yaml(tmp_path: Path) -> None:
+def test_errors_name_the_line_of_the_key_in_convtest_yaml(tmp_path: Path) -> None:
     (tmp_path / "convtest.yaml").write_text(STAGING)
     config = load_config(tmp_path)
-    with pytest.raises(ConfigError, match=r"^convtest\.yaml:12: target .other.: `token`: environment"):
+    with pytest.raises(ConfigError, match=r"^convtest\.yaml:14: target .other.: `token`: environment"):
         config.resolve("other", {})
     (tmp_path / "convtest.yaml").write_text(
         "targets:\n  a:\n    base_url: http://x\n  t:\n    base_ulr: http://x\n"
     )
-    with pytest.raises(ConfigError, match=r"^convtest\.yaml:4: target 't': unknown key `base_ulr`"):
-        load_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"^convtest\.yaml:5: target 't': unknown key `base_ulr`"):
+        load_config(tmp_path).resolve("t", {})
     (tmp_path / "convtest.yaml").write_text("\ndefault_target: nope\n")
     with pytest.raises(ConfigError, match=r"^convtest\.yaml:2: `default_target`: unknown target 'nope'"):
-        load_config(tmp_path)
+        load_config(tmp_path).resolve(None, {})
 
 
 def test_size_limits_have_defaults_and_can_be_raised(tmp_path: Path) -> None:
@@ -136,4 +138,4 @@ def test_a_misspelt_size_limit_suggests_the_right_one(tmp_path: Path) -> None:
         "targets:\n  t:\n    base_url: http://x\n    limits: {max_event: 9}\n"
     )
     with pytest.raises(ConfigError, match=r"`limits`: unknown key `max_event` — did you mean `max_events`\?"):
-        load_config(tmp_path)
+        load_config(tmp_path).resolve("t", {})
