@@ -77,15 +77,25 @@ class Config:
         """The named target (the default when None), with ``${VAR}`` references filled in; a
         ConfigError lists every mistake that makes it unusable, one a line."""
         name = name or self.default_target
-        problems = (*self.problems, *self.target_problems.get(name, ()))
+        problems = [*self.problems, *self.target_problems.get(name, ())]
+        try:
+            target = self._target(name, environ, problems)
+        except ConfigError as error:
+            if not problems:
+                raise
+            problems += str(error).splitlines()
         if problems:
-            raise ConfigError("\n".join(problems))
-        if name == REFERENCE_TARGET and name not in self.raw_targets:
-            return Target(name=REFERENCE_TARGET)
+            raise ConfigError("\n".join(_by_line(list(dict.fromkeys(problems)))))
+        return target
+
+    def _target(self, name: str, environ: Mapping[str, str] | None, problems: list[str]) -> Target:
         raw = self.raw_targets.get(name)
-        if raw is None:
-            raise ConfigError(self.unknown_target(name))
-        return _build_target(name, raw, self._place(name), os.environ if environ is None else environ)
+        if raw is None and name == REFERENCE_TARGET:
+            return Target(name=REFERENCE_TARGET)
+        if raw is None or not isinstance(raw, dict):  # the latter is among the problems
+            raise ConfigError("\n".join(problems) or self.unknown_target(name))
+        env = os.environ if environ is None else environ
+        return _build_target(name, raw, self._place(name), env)
 
     def unknown_target(self, name: str) -> str:
         """``unknown target 'x' — did you mean 'y'? (defined: ...; see convtest.yaml)``."""
@@ -297,10 +307,10 @@ def _build_target(name: str, raw: Mapping[str, Any], place: _Place, environ: Map
         token=token,
         platform=errors.attempt(lambda: text("platform", "web"), "web"),
         headers=headers,
-        timeouts=_timeouts(raw.get("timeouts") or {}, place, errors),
+        timeouts=_timeouts(_section(raw, "timeouts"), place, errors),
         settings=settings,
-        **_limits(raw.get("limits") or {}, place, errors),
-        retry=_retries(raw.get("retries") or {}, place, errors),
+        **_limits(_section(raw, "limits"), place, errors),
+        retry=_retries(_section(raw, "retries"), place, errors),
         token_env=tuple(match.group(1) for match in ENV_REF.finditer(str(raw.get("token", "")))),
         secrets=tuple(secrets),
     )
@@ -375,9 +385,17 @@ def _settings(
     return settings
 
 
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A section as far as it can be read (its mistakes were found when the file was read)."""
+    value = raw.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _timeouts(raw: Mapping[str, Any], place: _Place, errors: _Errors) -> Timeouts:
     values: dict[str, float] = {}
     for key, value in raw.items():
+        if key not in _TIMEOUT_KEYS:
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             where = place.at("timeouts", key)
             errors.messages.append(
@@ -392,7 +410,8 @@ def _limits(raw: Mapping[str, Any], place: _Place, errors: _Errors) -> dict[str,
     limits: dict[str, Any] = {}
     for key in sorted(_LIMIT_KEYS & set(raw)):
         where = f"{place.at('limits', key)}: `limits.{key}`"
-        read = functools.partial(_number, raw[key], where, whole=key in _WHOLE_LIMITS)
+        whole = key in _WHOLE_LIMITS
+        read = functools.partial(_number, raw[key], where, whole=whole, minimum=1 if whole else 1e-9)
         limits[key] = errors.attempt(read, None)
     return {key: value for key, value in limits.items() if value is not None}
 
