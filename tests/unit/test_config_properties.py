@@ -21,9 +21,11 @@ from convtest.exceptions import ConfigError
 
 KEYS = st.one_of(
     st.sampled_from(
-        sorted(COMMON_TARGET_KEYS | ROBOFY_OPTIONS)
-        + ["targets", "default_target", "reference", "t", "connect", "idle", "total", "max", "backoff"]
-        + ["max_events", "max_in_flight", "handshake", "url", "body", "token_path", "text", "<<"]
+        [
+            *sorted(COMMON_TARGET_KEYS | ROBOFY_OPTIONS),
+            *("targets", "default_target", "reference", "t", "connect", "idle", "total", "max"),
+            *("backoff", "max_events", "max_in_flight", "handshake", "url", "body", "token_path", "<<"),
+        ]
     ),
     st.text(max_size=4),
 )
