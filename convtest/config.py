@@ -31,7 +31,7 @@ from convtest.adapters.options import (
     unknown_key,
 )
 from convtest.config_yaml import key_line, node_problems, read_config_tree, to_plain
-from convtest.exceptions import ConfigError
+from convtest.exceptions import ConfigError, Location
 from convtest.suite.tree import Node
 from convtest.targets import REFERENCE_TARGET, TIMEOUT_KINDS, RetryPolicy, Target, Timeouts
 
@@ -68,6 +68,8 @@ class Config:
     problems: tuple[str, ...] = ()
     #: mistakes found when the file was read, by the target they make unusable
     target_problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the folder of the config file: adapters resolve relative paths from it (None: the cwd)
+    folder: Path | None = None
 
     @property
     def target_names(self) -> list[str]:
@@ -104,7 +106,7 @@ class Config:
         return f"unknown target {name!r}{hint} (defined: {', '.join(self.target_names)}; see {self.source})"
 
     def _place(self, name: str) -> _Place:
-        return _Place(self.source, name, self.lines.get(name), self.nodes.get(name))
+        return _Place(self.source, name, self.lines.get(name), self.nodes.get(name), self.folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,13 @@ class _Place:
     name: str
     line: int | None = None
     node: Node | None = None
+    #: the folder of the config file (relative paths in options start there)
+    folder: Path | None = None
+
+    @property
+    def location(self) -> Location | None:
+        """The line of the target's name, when the file gave lines."""
+        return None if self.line is None else Location(self.source, self.line)
 
     def at(self, *path: str) -> str:
         line = key_line(self.node, *path) or self.line
@@ -141,8 +150,8 @@ def load_config(rootdir: Path) -> Config:
     if yaml_path.is_file():
         root = read_config_tree(yaml_path)
         if root is None or root.kind == "null":
-            return Config(source=CONFIG_FILE)
-        return _parse(to_plain(root), CONFIG_FILE, root)
+            return Config(source=CONFIG_FILE, folder=rootdir)
+        return _parse(to_plain(root), CONFIG_FILE, root, rootdir)
     toml_path = rootdir / "pyproject.toml"
     if toml_path.is_file():
         try:
@@ -151,11 +160,11 @@ def load_config(rootdir: Path) -> Config:
             raise ConfigError(f"pyproject.toml: invalid TOML: {exc}") from None
         section = data.get("tool", {}).get("convtest")
         if section is not None:
-            return _parse(section, "pyproject.toml [tool.convtest]")
+            return _parse(section, "pyproject.toml [tool.convtest]", folder=rootdir)
     return Config()
 
 
-def _parse(data: Any, source: str, root: Node | None = None) -> Config:
+def _parse(data: Any, source: str, root: Node | None = None, folder: Path | None = None) -> Config:
     """Every mistake is kept: those of the whole file, and those of each target apart."""
     require_mapping(data, f"{source}:{root.line}" if root is not None else source)
     top = root.entries if root is not None else {}
@@ -174,8 +183,15 @@ def _parse(data: Any, source: str, root: Node | None = None) -> Config:
     if "default_target" in top:
         lines["default_target"] = top["default_target"].line
     nodes = {name: entry.value for name, entry in named.items()}
-    config = Config(source, raw_targets=targets, lines=lines, nodes=nodes)
+    config = Config(source, raw_targets=targets, lines=lines, nodes=nodes, folder=folder)
     found = {name: _read_problems(raw, config._place(name)) for name, raw in targets.items()}
+    if "targets" in top:  # a problem of the `targets` mapping itself is its target's, if at one's line
+        names = {line: name for name, line in lines.items() if name in targets}
+        for message, line in node_problems(top["targets"].value, deep=False):
+            if line in names:
+                found[names[line]].append(f"{config._place(names[line]).at()}: {message}")
+            else:
+                problems.append(f"{source}:{line}: {message}")
     default = data.get("default_target", REFERENCE_TARGET)
     if not isinstance(default, str):
         kind = type(default).__name__
@@ -191,6 +207,7 @@ def _parse(data: Any, source: str, root: Node | None = None) -> Config:
         nodes=nodes,
         problems=tuple(_by_line(problems)),
         target_problems={name: tuple(_by_line(messages)) for name, messages in found.items() if messages},
+        folder=folder,
     )
 
 
@@ -378,7 +395,14 @@ def _settings(
     own = {key: value for key, value in raw.items() if key in kind.options}
     wheres = {key: place.at(key) for key in own}
     options = TargetOptions(
-        name=name, where=place.at(), raw=own, base_url=base_url, environ=environ, key_wheres=wheres
+        name=name,
+        where=place.at(),
+        raw=own,
+        base_url=base_url,
+        environ=environ,
+        folder=place.folder,
+        location=place.location,
+        key_wheres=wheres,
     )
     settings = kind.configure(options)
     secrets.extend(options.secrets)

@@ -130,8 +130,11 @@ def key_line(node: Node | None, *path: str) -> int | None:
     return line
 
 
-def node_problems(node: Node) -> list[tuple[str, int]]:
-    """Duplicate and non-string keys anywhere under ``node`` (each shared alias walked once)."""
+def node_problems(node: Node, *, deep: bool = True) -> list[tuple[str, int]]:
+    """Duplicate and non-string keys, unsupported tags anywhere under ``node`` (each shared alias
+    walked once); only those of ``node`` itself when not ``deep``."""
+    if not deep:
+        return sorted(node.problems, key=lambda problem: problem[1])
     found: list[tuple[str, int]] = []
     seen: set[int] = set()
     pending = [node]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from convtest.exceptions import Location, SuiteError
+from convtest.suite.limits import DEFAULT_LIMITS
 from convtest.templating import Value
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class SaveRule:
     group: int | str = 0
     tool: str | None = None
     path: str | None = None
+    #: how long ``regex`` may run on one reply (``suite_limits.regex_seconds``)
+    regex_seconds: float = DEFAULT_LIMITS.regex_seconds
 
 
 GoldenText = Literal["exact", "normalized", "similarity"]

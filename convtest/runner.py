@@ -13,7 +13,7 @@ from typing import Any
 from convtest.adapters.base import Adapter, TurnRequest
 from convtest.checks.base import Failure
 from convtest.checks.evaluate import check_conversation, check_turn
-from convtest.exceptions import ConvtestError, TargetError, TemplateRenderError
+from convtest.exceptions import ConvtestError, ProtocolError, TargetError, TemplateRenderError
 from convtest.golden.result import GoldenResult
 from convtest.models import Conversation, Turn
 from convtest.saves import extract_saves
@@ -157,6 +157,9 @@ async def _run_turn(
         user = render_value(turn.user, context)
     except TemplateRenderError as exc:
         return TurnResult(turn=turn, user=None, error=exc)
+    unusable = _unusable_session(exchanges, adapter.name)
+    if unusable is not None:
+        return TurnResult(turn=turn, user=user, error=unusable)
     request = TurnRequest(
         query=user,
         session_id=context["session_id"],
@@ -177,3 +180,16 @@ async def _run_turn(
     return TurnResult(
         turn=turn, user=user, transcript=transcript, failures=failures + save_failures, saved=saved
     )
+
+
+def _unusable_session(exchanges: list[Exchange], target: str) -> ProtocolError | None:
+    """The previous turn's session id could not be read: this turn, which carries it, cannot run.
+
+    That turn itself passed on what it could show; only the turn that needs the id fails."""
+    if not exchanges:
+        return None
+    problem = exchanges[-1].transcript.invalid.get("session_id")
+    if problem is None:
+        return None
+    message = f"this turn needs the session id of turn {len(exchanges)}, which is unusable: {problem}"
+    return ProtocolError(message, target=target)

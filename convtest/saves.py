@@ -12,6 +12,7 @@ from typing import Any, Final
 from convtest.checks.base import Failure
 from convtest.checks.wording import calls_actual, excerpt, json_text, pattern_text, plural, quote
 from convtest.models import SaveRule
+from convtest.safe_regex import RegexTimeout, search
 from convtest.transcript import ToolCall, TurnTranscript
 
 __all__ = ["extract_saves"]
@@ -52,7 +53,10 @@ def _save_text(rule: SaveRule, transcript: TurnTranscript) -> Any:
             raise _SaveMiss("the turn has no text", 'text was ""')
         return text
     regex = pattern_text(rule.regex)
-    match = rule.regex.search(text)
+    try:
+        match = search(rule.regex, text, rule.regex_seconds)
+    except RegexTimeout as exc:
+        raise _SaveMiss(f"regex {regex} could not be matched", str(exc)) from None
     if match is None:
         raise _SaveMiss(f"regex {regex} did not match the text", f"text was {excerpt(text)}")
     group = rule.group if isinstance(rule.group, int) else quote(rule.group)
@@ -127,7 +131,9 @@ def _save_field(name: str) -> Callable[[SaveRule, TurnTranscript], Any]:
     def extract(rule: SaveRule, transcript: TurnTranscript) -> Any:
         value = getattr(transcript, name)
         if value is None:
-            raise _SaveMiss(f"no {name} in this turn", f"the stream carried no {name.replace('_', ' ')}")
+            problem = transcript.invalid.get(name)
+            actual = f"the stream carried no {name.replace('_', ' ')}" if problem is None else problem
+            raise _SaveMiss(f"no {name} in this turn", actual)
         return value
 
     return extract

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import codecs
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "preview", "preview_bytes"]
 
 _BOM = b"\xef\xbb\xbf"
-_LINE_ENDS = (b"\n", b"\r")
 
 
 def preview(text: str, limit: int = 200) -> str:
@@ -40,9 +39,11 @@ def preview_bytes(data: bytes | bytearray, limit: int = 200) -> str:
 _PIECE = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
-    """One dispatched event: its data lines joined by ``\\n``, its type and the last event id."""
+class ServerSentEvent(NamedTuple):
+    """One dispatched event: its data lines joined by ``\\n``, its type and the last event id.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made four times faster, which
+    counts at one per event of every stream."""
 
     data: str
     event: str = "message"
@@ -56,10 +57,10 @@ class SSEDecoder:
     ``feed`` accepts any split of the stream: a line is decoded (UTF-8, invalid bytes replaced)
     only once its line break has arrived, so cuts inside a character or a CRLF are harmless.
 
-    At :meth:`close`, an event whose lines all ended but whose closing blank line never came is
-    still dispatched (a server that ends with ``data: [DONE]\\n`` meant to finish). A trailing
-    fragment without a line break is certainly cut, so it is discarded, as the spec discards an
-    incomplete event, and kept in :attr:`unterminated` for error messages.
+    At :meth:`close` nothing more is dispatched, as the spec says: an event whose lines all ended
+    but whose closing blank line never came is kept in :attr:`unended` (a caller may still take a
+    ``data: [DONE]`` from there), and a trailing fragment without a line break in
+    :attr:`unterminated`, both for error messages.
 
     An event larger than ``max_event_bytes`` (its lines since the blank line before it, line
     breaks not counted, a line still without its break included) is never held whole: the decoder
@@ -80,6 +81,7 @@ class SSEDecoder:
         "dispatched",
         "retry",
         "too_large",
+        "unended",
         "unterminated",
     )
 
@@ -100,6 +102,8 @@ class SSEDecoder:
         self.retry: int | None = None
         #: the cut final fragment discarded by :meth:`close`
         self.unterminated = b""
+        #: the event :meth:`close` found complete but for its blank line, not dispatched
+        self.unended: ServerSentEvent | None = None
         #: events dispatched so far
         self.dispatched = 0
         #: the number (from 1) of the event that went past ``max_event_bytes``; None while none did
@@ -119,20 +123,21 @@ class SSEDecoder:
             if self._size + self._tail_size > self._limit:
                 self._overflow()
             return []
-        # bytes.splitlines breaks on exactly LF, CR and CRLF: the SSE line breaks
-        lines = data.splitlines(keepends=True)
+        if b"\r" in data:
+            # CRLF and a lone CR are line breaks as LF is; a CR ending the chunk may be the first
+            # half of a CRLF, whose LF then opens the next chunk
+            self._skip_lf = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        last = lines.pop()  # what follows the last line break: the start of a line, or nothing
         if self._tail:
             self._tail.append(lines[0])
             lines[0] = b"".join(self._tail)
             self._tail = []
-        self._tail_size = 0
-        if not lines[-1].endswith(_LINE_ENDS):
-            last = lines.pop()
+        self._tail_size = len(last)
+        if last:
             self._tail.append(last)
-            self._tail_size = len(last)
-        elif lines[-1].endswith(b"\r"):
-            self._skip_lf = True
-        if self._at_start and lines:
+        if self._at_start:
             first = lines[0]
             lines[0] = self._strip_bom(first)
             self._size += len(first) - len(lines[0])  # the BOM counts, as it does in a cut line
@@ -142,37 +147,50 @@ class SSEDecoder:
         return events
 
     def close(self) -> list[ServerSentEvent]:
-        """End of stream: return the last event if its lines were complete (see class doc)."""
+        """End of stream: keep what never ended (see class doc). Returns no event: the list is
+        there so that callers fold ``feed`` and ``close`` alike."""
         tail = b"".join(self._tail)
         self.unterminated = self._strip_bom(tail) if self._at_start else tail
         self._tail = []
         self._tail_size = 0
         self._skip_lf = False
-        events = [self._dispatch()] if self._data and self.too_large is None else []
+        if self._data and self.too_large is None:
+            self.unended = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
+        self._data.clear()
         self._event = ""
-        return events
+        return []
 
     def _strip_bom(self, first_line: bytes) -> bytes:
         self._at_start = False
         return first_line[3:] if first_line.startswith(_BOM) else first_line
 
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        """Complete lines, without their line breaks, in order."""
         events: list[ServerSentEvent] = []
-        size, limit = self._size, self._limit  # locals: this loop is the decoder's hot path
-        for raw in lines:
-            line = raw.rstrip(b"\r\n")
-            if not line:
+        # locals: this loop is the decoder's hot path; ``data`` is cleared in place, never replaced
+        size, limit, data = self._size, self._limit, self._data
+        event = ServerSentEvent
+        for line in lines:
+            if not line:  # a blank line dispatches the event (``_dispatch``, inlined)
                 size = 0
-                if self._data:
-                    events.append(self._dispatch())
-                else:
-                    self._event = ""
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(event(text, self._event or "message", self._last_id))
+                    data.clear()
+                    self.dispatched += 1
+                self._event = ""
                 continue
             size += len(line)
             if size > limit:
                 self._overflow()
                 return events
-            if line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
+            if line.startswith(b"data:"):  # the usual field, read without splitting a str
+                start = 6 if line.startswith(b"data: ") else 5
+                if len(line) < _IN_PLACE:
+                    data.append(line[start:].decode("utf-8", "replace"))
+                else:  # read in place: a large event is held twice at most, its bytes and its text
+                    data.append(str(memoryview(line)[start:], "utf-8", "replace"))
+            elif line[0] != 0x3A:  # ":" starts a comment, e.g. a keep-alive
                 self._field(line.decode("utf-8", "replace"))
         self._size = size
         return events
@@ -180,7 +198,8 @@ class SSEDecoder:
     def _overflow(self) -> None:
         """The current event went past the limit: drop it, and everything after it."""
         self.too_large = self.dispatched + 1
-        self._tail, self._tail_size, self._data, self._event = [], 0, [], ""
+        self._tail, self._tail_size, self._event = [], 0, ""
+        self._data.clear()
 
     def _field(self, line: str) -> None:
         name, _, value = line.partition(":")
@@ -195,9 +214,6 @@ class SSEDecoder:
         elif name == "retry" and value.isascii() and value.isdigit():
             self.retry = int(value)
 
-    def _dispatch(self) -> ServerSentEvent:
-        event = ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
-        self._data = []
-        self._event = ""
-        self.dispatched += 1
-        return event
+
+#: a data line at least this long is decoded in place rather than sliced first
+_IN_PLACE = 64 * 1024

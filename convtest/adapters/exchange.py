@@ -26,9 +26,10 @@ import math
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -85,6 +86,10 @@ class Exchange:
     content_types: ClassVar[tuple[str, ...]]
     #: the ``Accept`` header of the request
     accept: ClassVar[str]
+    #: the request's method and its own headers (over the target's); the generic ``http``
+    #: adapter renders both per turn, the others post JSON
+    method: str = "POST"
+    request_headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -178,9 +183,9 @@ class Exchange:
     async def _exchange(self, stack: AsyncExitStack) -> None:
         response = await stack.enter_async_context(
             self.client.stream(
-                "POST",
+                self.method,
                 self.request_url,
-                json=self.body,
+                **self.payload(),
                 headers=self._headers(),
                 timeout=_connect_only(self.timeouts.connect),
                 extensions={"trace": self._trace},
@@ -195,11 +200,16 @@ class Exchange:
         await self._check_content_type(response)
         await self.read(response)
 
+    def payload(self) -> dict[str, Any]:
+        """The body as httpx takes it (``json=`` or ``content=``): the JSON :attr:`body` here."""
+        return {"json": self.body}
+
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": self.accept, "Accept-Encoding": ACCEPT_ENCODING}
         if self.bearer.token:
             headers["Authorization"] = f"Bearer {self.bearer.token}"
         headers.update(self.target.headers)
+        headers.update(self.request_headers)
         return headers
 
     async def _trace(self, name: str, info: dict[str, Any]) -> None:

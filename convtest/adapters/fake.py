@@ -16,7 +16,7 @@ from convtest.adapters.base import TurnRequest
 from convtest.adapters.json_answer import AnswerError, transcript_from_json
 from convtest.adapters.robofy_settings import ResponseFields
 from convtest.exceptions import ProtocolError, StreamCutError, TargetError
-from convtest.stream import SSEDecoder, TurnAssembler
+from convtest.stream import SSEDecoder, TurnAssembler, unended_done
 from convtest.transcript import TurnTranscript
 
 __all__ = ["FakeAdapter", "FakeResponse", "transcript_from_sse"]
@@ -73,7 +73,8 @@ def transcript_from_sse(data: bytes, user: str = "", *, target: str = "fake") ->
     decoder, assembler = SSEDecoder(), TurnAssembler()
     assembler.transcript.user = user
     try:
-        for event in [*decoder.feed(data), *decoder.close()]:
+        events = decoder.feed(data)
+        for event in [*events, *decoder.close(), *unended_done(decoder)]:
             assembler.feed(event.data, 0.0)
             if assembler.done:
                 return assembler.transcript

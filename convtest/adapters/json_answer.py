@@ -67,9 +67,7 @@ class JSONExchange(Exchange):
         if nested_too_deeply(body, data):
             raise self._error(f"the answer is {_TOO_DEEP}: {preview_bytes(body, 120)}")
         try:
-            return transcript_from_json(
-                data, robofy_settings(self.target).response_fields, self._transcript.user
-            )
+            return transcript_from_json(data, self.response_fields(), self._transcript.user)
         except AnswerError as exc:
             raise self._error(str(exc)) from None
 
@@ -78,6 +76,10 @@ class JSONExchange(Exchange):
         return self._error(
             f"the answer is larger than limits.max_turn_bytes ({limit} bytes); raise it in convtest.yaml"
         )
+
+    def response_fields(self) -> ResponseFields:
+        """Where the answer's parts are: the target's Robofy ``response_fields`` here."""
+        return robofy_settings(self.target).response_fields
 
     def _error(self, problem: str) -> ProtocolError:
         message = f"bad answer from {self.url}: {problem}"

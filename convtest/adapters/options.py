@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
-from convtest.exceptions import ConfigError
+from convtest.exceptions import ConfigError, Location
 
 __all__ = [
     "COMMON_TARGET_KEYS",
@@ -89,6 +90,8 @@ class TargetOptions:
         raw: Mapping[str, Any],
         base_url: str,
         environ: Mapping[str, str],
+        folder: Path | None = None,
+        location: Location | None = None,
         key_wheres: Mapping[str, str] | None = None,
     ) -> None:
         #: the target's name in convtest.yaml
@@ -100,6 +103,10 @@ class TargetOptions:
         self.raw = raw
         #: the common ``base_url`` (http or https, no trailing slash), or "" when not given
         self.base_url = base_url
+        #: the folder of the file that defines the target: relative paths in options start there
+        self.folder = folder
+        #: the line of the target's name in that file (None when the file has no lines)
+        self.location = location
         self._environ = environ
         #: values to keep out of everything convtest writes
         self.secrets: list[str] = []

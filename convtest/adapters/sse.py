@@ -6,7 +6,15 @@ import httpx
 
 from convtest.adapters.exchange import Exchange, drain
 from convtest.exceptions import ProtocolError, StreamCutError
-from convtest.stream import DONE, ServerSentEvent, SSEDecoder, TurnAssembler, preview, preview_bytes
+from convtest.stream import (
+    DONE,
+    ServerSentEvent,
+    SSEDecoder,
+    TurnAssembler,
+    preview,
+    preview_bytes,
+    unended_done,
+)
 from convtest.transcript import TurnTranscript
 
 __all__ = ["StreamExchange"]
@@ -48,7 +56,7 @@ class StreamExchange(Exchange):
                     f"event {self.decoder.too_large} from {self.url} is larger than "
                     f"limits.max_event_bytes ({self.target.max_event_bytes} bytes)"
                 )
-        if not self._feed(self.decoder.close()):
+        if not self._feed([*self.decoder.close(), *unended_done(self.decoder)]):
             raise self.cut_error()
 
     def _feed(self, events: list[ServerSentEvent]) -> bool:
@@ -91,6 +99,8 @@ class StreamExchange(Exchange):
         message = f"stream from {self.url} ended before [DONE] after {self.assembler.event_count} events"
         if reason:
             message += f" ({reason})"
+        if self.decoder.unended is not None:
+            message += f"; last event never ended (no blank line): {preview(self.decoder.unended.data, 80)}"
         if self.decoder.unterminated:
             message += f"; last line cut: {preview_bytes(self.decoder.unterminated, 80)}"
         message += f"; text so far: {preview(self.assembler.transcript.text, 80)}"

@@ -32,11 +32,13 @@ class FinishReasonCheck:
         if not accepted or finish_reason in accepted:
             return ()
         wanted = f"is {quote(accepted[0])}" if len(accepted) == 1 else f"is one of {quote_all(accepted)}"
-        actual = (
-            "no finish reason arrived"
-            if finish_reason is None
-            else f"finish_reason was {quote(finish_reason)}"
-        )
+        unusable = context.transcript.invalid.get("finish_reason")
+        if finish_reason is not None:
+            actual = f"finish_reason was {quote(finish_reason)}"
+        else:
+            actual = (
+                "no finish reason arrived" if unusable is None else f"no usable finish reason: {unusable}"
+            )
         return (Failure(f"finish_reason {wanted}", actual, self.location),)
 
 

@@ -1,15 +1,16 @@
 """``expect: {python: "mypkg.checks:polite"}``: a check written as the user's own Python function.
 
-The function is imported when the suite loads (a missing module or function is reported at its
-line). It is called with the :class:`~convtest.checks.base.CheckContext` (the turn's
-transcript, the conversation so far, the template variables) and the ``args`` as keyword
-arguments. It passes by returning None or True, and fails by returning False, a
-:class:`Verdict` or a ``(passed, message)`` pair, or by raising ``AssertionError``; any other
-exception fails the turn with the function's own traceback.
+The function is imported when the suite loads (a missing module or function, or ``args`` its
+parameters do not take, is reported at its line). It is called with the
+:class:`~convtest.checks.base.CheckContext` (the turn's transcript, the conversation so far, the
+template variables) and the ``args`` as keyword arguments. It passes by returning None or True,
+and fails by returning False, a :class:`Verdict` or a ``(passed, message)`` pair, or by raising
+``AssertionError``; any other exception fails the turn with the function's own traceback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -33,6 +34,8 @@ __all__ = ["PYTHON", "PYTHON_KEYS", "PythonCheck", "Verdict", "import_function"]
 
 PYTHON_KEYS: Final = frozenset({"check", "args"})
 _INDENT: Final = " " * 10
+#: ``file.py`` checks already executed, by path and modification time
+_FILE_MODULES: dict[tuple[Path, int], ModuleType] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,26 +58,38 @@ class PythonCheck:
     args: Mapping[str, Any] = field(default_factory=dict)
 
     def evaluate(self, context: CheckContext) -> Sequence[Failure]:
-        description = self._describe()
         try:
             args = render_value(dict(self.args), context.variables)
         except TemplateRenderError as exc:
-            return (Failure(description, f"could not render its args: {exc}", self.location),)
+            failure = f"could not render its args: {exc}"
+            return (Failure(self._describe(_sources(self.args)), failure, self.location),)
         try:
             outcome = self.function(context, **args)
         except AssertionError as exc:
-            return (Failure(description, _assertion_message(exc), self.location),)
+            return (Failure(self._describe(args), _assertion_message(exc), self.location),)
         except Exception as exc:  # the user's code: show its own traceback, not ours
-            return (Failure(description, _raised(exc), self.location),)
+            return (Failure(self._describe(args), _raised(exc), self.location),)
         problem = _outcome_problem(outcome)
-        return () if problem is None else (Failure(description, problem, self.location),)
+        return () if problem is None else (Failure(self._describe(args), problem, self.location),)
 
     def templates(self) -> Iterator[Template]:
         yield from templates_in(dict(self.args))
 
-    def _describe(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in self.args.items())
+    def _describe(self, args: Mapping[str, Any]) -> str:
+        """With the args as this turn rendered them, as a text check shows its operand."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in args.items())
         return f"python check {self.reference}" + (f"({shown})" if shown else "") + " holds"
+
+
+def _sources(value: Any) -> Any:
+    """Args whose templates could not be rendered, each shown as written."""
+    if isinstance(value, Template):
+        return value.source
+    if isinstance(value, dict):
+        return {key: _sources(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_sources(item) for item in value]
+    return value
 
 
 def _outcome_problem(outcome: Any) -> str | None:
@@ -115,13 +130,14 @@ def _assertion_message(exc: AssertionError) -> str:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
+def import_function(reference: str, folder: Path | None, *, allow_async: bool = False) -> Callable[..., Any]:
     """``module.path:function`` (importable, or a module beside the suite) or ``file.py:function``
-    (relative to ``folder``, the suite's); raises ValueError saying what is wrong."""
+    (relative to ``folder``, the suite's); raises ValueError saying what is wrong. A check must be
+    a plain function; the ``python`` adapter's callable may be async (``allow_async``)."""
     target, colon, name = reference.rpartition(":")
     if not colon or not target or not name:
         raise ValueError("expected `module:function` or `path/to/file.py:function`")
-    module = _load_module(target, folder)
+    module = _load_module(target, folder, name)
     function = getattr(module, name, None)
     if function is None:
         names = sorted(attr for attr, value in vars(module).items() if inspect.isfunction(value))
@@ -129,34 +145,72 @@ def import_function(reference: str, folder: Path | None) -> Callable[..., Any]:
         raise ValueError(f"`{target}` has no function `{name}`{known}")
     if not callable(function):
         raise ValueError(f"`{target}:{name}` is a {type(function).__name__}, not a function")
-    if inspect.iscoroutinefunction(function):
+    if inspect.iscoroutinefunction(function) and not allow_async:
         raise ValueError(f"`{target}:{name}` is async; a check function must be a plain function")
     return function  # type: ignore[no-any-return]
 
 
-def _load_module(target: str, folder: Path | None) -> ModuleType:
+def _load_module(target: str, folder: Path | None, name: str) -> ModuleType:
     if target.endswith(".py"):
-        path = (folder or Path.cwd()) / target
-        if not path.is_file():
-            raise ValueError(f"no file {path}")
-        spec = importlib.util.spec_from_file_location(f"convtest_check_{path.stem}", path)
-        if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
-            raise ValueError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        loader = spec.loader
-
-        def execute() -> ModuleType:
-            loader.exec_module(module)
-            return module
-
-        return _run_import(execute, target)
+        return _load_file(target, folder)
     try:
-        return _run_import(lambda: importlib.import_module(target), target)
+        module = _run_import(lambda: importlib.import_module(target), target)
     except ValueError:
         if folder is None or str(folder) in sys.path:
             raise
-    sys.path.append(str(folder))  # a module beside the suite, as pytest's rootdir conftest finds one
-    return _run_import(lambda: importlib.import_module(target), target)
+        sys.path.append(str(folder))  # a module beside the suite, as pytest's rootdir conftest finds one
+        module = _run_import(lambda: importlib.import_module(target), target)
+    _check_not_shadowed(module, target, folder, name)
+    return module
+
+
+def _check_not_shadowed(module: ModuleType, target: str, folder: Path | None, name: str) -> None:
+    """A module beside the suite must be the one imported: suites in two folders that each have a
+    ``checks.py`` would otherwise both run the first one's functions."""
+    if folder is None:
+        return
+    base = folder.joinpath(*target.split("."))
+    beside = next((path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()), None)
+    imported = getattr(module, "__file__", None)
+    if beside is None or (imported is not None and Path(imported).resolve() == beside.resolve()):
+        return
+    where = f"from {imported}" if imported else "from elsewhere"
+    raise ValueError(
+        f"`{target}` is already imported {where}, not from {beside}; rename one of them, "
+        f"or name the file: `{beside.relative_to(folder).as_posix()}:{name}`"
+    )
+
+
+def _load_file(target: str, folder: Path | None) -> ModuleType:
+    """A check file is executed once however many turns name it, as an imported module is."""
+    path = (folder or Path.cwd()) / target
+    if not path.is_file():
+        raise ValueError(f"no file {path}")
+    resolved = path.resolve()
+    key = (resolved, resolved.stat().st_mtime_ns)
+    module = _FILE_MODULES.get(key)
+    if module is None:
+        module = _run_import(lambda: _execute_file(resolved), target)
+        _FILE_MODULES[key] = module
+    return module
+
+
+def _execute_file(path: Path) -> ModuleType:
+    # in sys.modules while it runs, as an import would be: dataclasses and pickle look it up there;
+    # named after its path, so two folders' checks.py stay two modules
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+    name = f"convtest_check_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has one
+        raise ValueError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def _run_import(load: Callable[[], ModuleType | None], target: str) -> ModuleType:
@@ -190,10 +244,24 @@ def _parse(reader: Reader, entry: Entry) -> PythonCheck | None:
         return None
     try:
         function = import_function(reference, reader.folder)
+        _check_arguments(reference, function, args)
     except ValueError as exc:
         reader.error(f"python check `{reference}`: {exc}", reference_node.line)
         return None
     return PythonCheck(reference, function, reader.at(entry.line), args)
+
+
+def _check_arguments(reference: str, function: Callable[..., Any], args: Mapping[str, Any]) -> None:
+    """The call the check will make, tried on the signature now rather than failing every turn."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin or C function may not say: the call will tell
+        return
+    try:
+        signature.bind(None, **args)
+    except TypeError as exc:
+        call = ", ".join(["context", *(f"{name}=..." for name in args)])
+        raise ValueError(f"cannot be called as {reference}({call}): {exc}") from None
 
 
 PYTHON = CheckKind("python", _parse, order=150, scopes=frozenset({"turn", "conversation"}))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convtest.exceptions import Location
+from convtest.suite.limits import DEFAULT_LIMITS
 from convtest.templating import Value
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class TextCheck:
     ignore_case: bool = False
     pattern: re.Pattern[str] | None = None
     operand: Any = None
+    #: how long ``pattern`` may run on one reply (``suite_limits.regex_seconds``)
+    regex_seconds: float = DEFAULT_LIMITS.regex_seconds
 
 
 class TextSubject:

@@ -22,9 +22,11 @@ from convtest.checks.wording import (
     render,
     template_text,
 )
+from convtest.safe_regex import RegexTimeout, search
 from convtest.templating import Value
 
 if TYPE_CHECKING:
+    from convtest.safe_regex import Match
     from convtest.suite.reader import Reader
     from convtest.suite.tree import Entry, Node
 
@@ -128,8 +130,14 @@ def _parse_regex(reader: Reader, entry: Entry, ignore_case: bool) -> TextCheck |
         pattern = reader.regex(value, entry, re.IGNORECASE if ignore_case else 0)
         if pattern is None:
             return None
-    location = reader.at(entry.line)
-    return TextCheck(entry.key, location, (value,), ignore_case=ignore_case, pattern=pattern)
+    return TextCheck(
+        entry.key,
+        reader.at(entry.line),
+        (value,),
+        ignore_case=ignore_case,
+        pattern=pattern,
+        regex_seconds=reader.limits.regex_seconds,
+    )
 
 
 def _parse_length(reader: Reader, entry: Entry, ignore_case: bool) -> TextCheck | None:
@@ -202,12 +210,19 @@ def _regex(check: TextCheck, variables: Mapping[str, Any]) -> re.Pattern[str]:
         ) from None
 
 
+def _search(check: TextCheck, subject: TextSubject, variables: Mapping[str, Any]) -> Match | None:
+    try:
+        return search(_regex(check, variables), subject.text, check.regex_seconds)
+    except RegexTimeout as exc:
+        raise OperandError(str(exc)) from None
+
+
 def _matches(check: TextCheck, subject: TextSubject, variables: Mapping[str, Any]) -> str | None:
-    return None if _regex(check, variables).search(subject.text) else ""
+    return None if _search(check, subject, variables) else ""
 
 
 def _not_matches(check: TextCheck, subject: TextSubject, variables: Mapping[str, Any]) -> str | None:
-    match = _regex(check, variables).search(subject.text)
+    match = _search(check, subject, variables)
     if match is None:
         return None
     return f"matched {quote(match.group())}{_position(subject.text, match.start(), match.end())}"

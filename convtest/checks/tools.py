@@ -345,9 +345,6 @@ def _error_problem(expected: bool | str, call: ToolCall) -> str | None:
     return f"error was {quote(call.error)}"
 
 
-TOOL_CALLS = CheckKind("tool_calls", _parse, order=30, subkeys=TOOL_CHECK_KEYS)
-
-
 def _sequence(check: ToolCheck, calls: Sequence[ToolCall], context: Mapping[str, Any]) -> list[Failure]:
     try:
         problems = _sequence_problems(check.calls, calls, context)

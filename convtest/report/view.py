@@ -41,6 +41,17 @@ _KNOWN_TRANSCRIPT = frozenset(
         "timings",
     }
 )
+#: fields the turn template shows among the parts, when the transcript has them in order
+_SHOWN_AS_PARTS = frozenset({"parts", "reasoning_blocks", "reasoning", "sources", "files", "data_parts"})
+#: the typed list each kind of part reference points into
+_PART_LISTS = {
+    "text": "text_blocks",
+    "reasoning": "reasoning_blocks",
+    "tool": "tool_calls",
+    "source": "sources",
+    "file": "files",
+    "data": "data_parts",
+}
 _KNOWN_TOOL = frozenset({"id", "name", "input", "output", "input_text", "error", "step"})
 
 
@@ -63,6 +74,15 @@ class ToolView:
     input_text: str
     error: str | None
     extras: list[tuple[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PartView:
+    """One part of the reply where it came: ``kind`` is text, reasoning, tool, source, file, data
+    or step; ``value`` the text, a :class:`ToolView`, the part's fields, or the step's number."""
+
+    kind: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,9 @@ class TurnView:
     anchor: str
     text: str | None
     tools: list[ToolView]
+    #: the reply part by part, in stream order; empty when the transcript has no order (then the
+    #: template shows the tools, then the text)
+    parts: list[PartView]
     finish_reason: str | None
     raw_finish_reason: str | None
     timings: dict[str, float | None]
@@ -124,6 +147,8 @@ class ConversationView:
     turns: list[TurnView]
     golden: GoldenView | None
     headline: str
+    #: the checks of the whole conversation (its own ``expect``) that did not hold
+    failures: list[dict[str, Any]] = field(default_factory=list)
     open: bool = False
 
     @property
@@ -197,6 +222,7 @@ def _conversation(position: int, entry: Entry) -> ConversationView:
     golden = data.get("golden") if isinstance(data.get("golden"), dict) else None
     by_turn = _golden_changes(golden)
     turns = [_turn(anchor, turn, by_turn.pop(turn.get("index"), [])) for turn in data.get("turns") or []]
+    failures = list(data.get("failures") or [])
     return ConversationView(
         anchor=anchor,
         entry=entry,
@@ -204,13 +230,17 @@ def _conversation(position: int, entry: Entry) -> ConversationView:
         turn_count=int(data.get("turn_count") or len(turns)),
         turns=turns,
         golden=_golden(golden, by_turn) if golden else None,
-        headline=_headline(entry, turns, golden),
+        headline=_headline(entry, turns, golden, failures),
+        failures=failures,
     )
 
 
 def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change]) -> TurnView:
     transcript: dict[str, Any] = turn.get("transcript") or {}
     timings = transcript.get("timings") or {}
+    tools = [_tool(call) for call in transcript.get("tool_calls") or []]
+    parts = _parts(transcript, tools)
+    known = _KNOWN_TRANSCRIPT | _SHOWN_AS_PARTS if parts else _KNOWN_TRANSCRIPT
     return TurnView(
         index=int(turn.get("index") or 0),
         location=str(turn.get("location") or ""),
@@ -218,7 +248,8 @@ def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change])
         passed=bool(turn.get("passed")),
         anchor=f"{conversation_anchor}-t{turn.get('index')}",
         text=transcript.get("text") if transcript else None,
-        tools=[_tool(call) for call in transcript.get("tool_calls") or []],
+        tools=tools,
+        parts=parts,
         finish_reason=transcript.get("finish_reason"),
         raw_finish_reason=transcript.get("raw_finish_reason"),
         timings={key: timings.get(key) for key in ("first_byte_ms", "first_token_ms", "total_ms")},
@@ -228,13 +259,30 @@ def _turn(conversation_anchor: str, turn: dict[str, Any], changes: list[Change])
         done=transcript.get("done") if transcript else None,
         stream_errors=[str(e) for e in transcript.get("errors") or []],
         unknown_events=list(transcript.get("unknown_events") or []),
-        extras=_extras(transcript, _KNOWN_TRANSCRIPT),
+        extras=_extras(transcript, known),
         failures=list(turn.get("failures") or []),
         error=turn.get("error"),
         error_type=turn.get("error_type"),
         saved=dict(turn.get("saved") or {}),
         golden_changes=changes,
     )
+
+
+def _parts(transcript: dict[str, Any], tools: list[ToolView]) -> list[PartView]:
+    """The part references of the transcript resolved into views; a reference that points
+    nowhere (a hand-edited or older transcript) is left out rather than failing the report."""
+    views, steps = [], 0
+    for ref in transcript.get("parts") or []:
+        kind = ref.get("type") if isinstance(ref, dict) else None
+        if kind == "step-start":
+            steps += 1
+            views.append(PartView("step", steps))
+            continue
+        items = tools if kind == "tool" else transcript.get(_PART_LISTS.get(str(kind), ""))
+        index = ref.get("index") if isinstance(ref, dict) else None
+        if isinstance(items, list) and isinstance(index, int) and 0 <= index < len(items):
+            views.append(PartView(str(kind), items[index]))
+    return views
 
 
 def _tool(call: dict[str, Any]) -> ToolView:
@@ -296,16 +344,18 @@ def _change(change: dict[str, Any]) -> Change:
     )
 
 
-def _headline(entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | None) -> str:
+def _headline(
+    entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | None, failures: list[dict[str, Any]]
+) -> str:
     """One line that says why a conversation did not pass, for the collapsed view."""
     failed = next((turn for turn in turns if not turn.passed), None)
     if failed is not None:
         if failed.error:
             return f"turn {failed.index}: {failed.error.splitlines()[0]}"
         if failed.failures:
-            more = len(failed.failures) - 1
-            suffix = f" (+{more} more)" if more else ""
-            return f"turn {failed.index}: expected {failed.failures[0].get('check')}{suffix}"
+            return f"turn {failed.index}: {_first_expected(failed.failures)}"
+    if failures:
+        return f"the whole conversation: {_first_expected(failures)}"
     if golden and golden.get("status") in ("mismatch", "missing") and golden.get("message"):
         return f"golden: {golden['message']}"
     if entry.outcome != "passed" and entry.messages:
@@ -314,6 +364,11 @@ def _headline(entry: Entry, turns: Sequence[TurnView], golden: dict[str, Any] | 
             return lines[1].removeprefix("✗ ")
         return lines[0] if lines else ""
     return ""
+
+
+def _first_expected(failures: Sequence[dict[str, Any]]) -> str:
+    more = len(failures) - 1
+    return f"expected {failures[0].get('check')}" + (f" (+{more} more)" if more else "")
 
 
 def _samples(conversations: Iterable[ConversationView]) -> Iterable[Sample]:

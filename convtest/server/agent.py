@@ -21,6 +21,7 @@ from convtest.server.tools import Toolbox, ToolError
 __all__ = [
     "DEFAULT_AGENT_FILE",
     "HELP_CENTER_URL",
+    "MAX_MESSAGE_CHARS",
     "Agent",
     "AgentFileError",
     "Citation",
@@ -36,6 +37,10 @@ DEFAULT_AGENT_FILE = Path(__file__).parent / "agent.yaml"
 RAW_FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS"}
 #: where help-center articles live; knowledge-base answers cite ``{HELP_CENTER_URL}/<article id>``
 HELP_CENTER_URL = "https://help.convtest.example/articles"
+#: how much of a message (whitespace collapsed) the rules read; the rest is ignored. Every pattern
+#: is tried at every place in the text, so this bounds the cost of one answer whatever a client
+#: sends, even with a pattern in a custom agent file that backtracks badly.
+MAX_MESSAGE_CHARS = 10_000
 
 #: the reply templates each action needs; ``order_status`` also needs one per status in the table
 _ACTION_REPLIES: dict[str, tuple[str, ...]] = {
@@ -193,7 +198,7 @@ class Agent:
     def respond(self, state: SessionState, query: str) -> Reply:
         """Answer one message, updating ``state`` (name, last order, turn count) as a side effect."""
         state.turns += 1
-        text = " ".join(query.split())
+        text = " ".join(query.split())[:MAX_MESSAGE_CHARS]
         for intent in self._intents:
             found = intent.match(text)
             if found is not None:

@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -32,6 +32,7 @@ from convtest.server.wire import NON_SSE_PAGE, SSE_HEADERS, Frame, render_answer
 
 __all__ = [
     "CHAT_PATH",
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TOKEN",
     "FAULT_HEADER",
     "FAULT_NAMES",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN = "convtest-reference-token"
+#: the largest request body served unless configured otherwise; a chat request is a few hundred bytes
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 # --- requests and sessions ---------------------------------------------------------------------
@@ -53,11 +56,40 @@ class _ChatRequest:
     session_id: str | None
 
 
+class _BodyTooLarge(BadRequest):
+    """A body over the limit: answered 413, and the connection closed so its rest is never read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body exceeds the limit of {limit} bytes.")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to pass ``limit``: by its Content-Length before
+    anything is read, else by counting what arrives, since a chunked body declares no length."""
+    declared = request.headers.get("content-length", "")
+    # h11 has checked that a Content-Length is ASCII digits, at most 20 of them.
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge(limit)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _BodyTooLarge(limit)
+    except ClientDisconnect:
+        # Nobody is left to read an answer, but one ends the request without a logged traceback.
+        raise BadRequest("The client disconnected before the end of the body.") from None
+    return bytes(body)
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError:
         raise BadRequest("Request body must be valid JSON.") from None
+    except RecursionError:
+        # json's decoder recurses once per level, so a body of brackets exhausts the stack.
+        raise BadRequest("Request body nests too deeply.") from None
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object.")
     return body
@@ -144,6 +176,12 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _refusal(exc: BadRequest) -> Response:
+    if isinstance(exc, _BodyTooLarge):
+        return _error(413, "Payload Too Large", "PAYLOAD_TOO_LARGE", exc.detail, {"connection": "close"})
+    return _error(400, "Bad Request", "BAD_REQUEST", exc.detail)
+
+
 def _unauthorized(detail: str) -> Response:
     return _error(401, "Unauthorized", "UNAUTHORIZED", detail, {"www-authenticate": "Bearer"})
 
@@ -168,9 +206,13 @@ class _ChatService:
         first_delay: float,
         token_delay: float,
         sessions: int,
+        max_body_bytes: int,
     ) -> None:
         if first_delay < 0 or token_delay < 0:
             raise ValueError("latencies must not be negative")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
+        self._max_body_bytes = max_body_bytes
         self._agent = agent
         self._gate = gate
         self._first_delay = first_delay
@@ -193,11 +235,11 @@ class _ChatService:
         if refusal is not None:
             return _unauthorized(refusal)
         try:
-            body = _json_object(await request.body())
+            body = _json_object(await _read_body(request, self._max_body_bytes))
             _required_string(body, "pid")
             _required_string(body, "chatbot_id")
         except BadRequest as exc:
-            return _error(400, "Bad Request", "BAD_REQUEST", exc.detail)
+            return _refusal(exc)
         return JSONResponse({"token": self._gate.issue(), "expires_in": CLIENT_TOKEN_SECONDS})
 
     async def _chat(self, request: Request, *, streaming: bool) -> Response:
@@ -205,10 +247,10 @@ class _ChatService:
         if refusal is not None:
             return _unauthorized(refusal)
         try:
-            chat = _parse_chat_request(await request.body())
+            chat = _parse_chat_request(await _read_body(request, self._max_body_bytes))
             faults, query = read_faults(request.headers.get(FAULT_HEADER), chat.query)
         except BadRequest as exc:
-            return _error(400, "Bad Request", "BAD_REQUEST", exc.detail)
+            return _refusal(exc)
         if faults.silent:
             await self.held.hold(faults.silent)
         if faults.status is not None:
@@ -258,12 +300,14 @@ def create_app(
     agent: Agent | None = None,
     max_sessions: int = 10_000,
     client_token_uses: int | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
     """The reference agent as an ASGI app; ``token=None`` turns authentication off.
 
     ``latency_ms`` is slept before the first text-delta and ``token_latency_ms`` between text
     deltas, to model a real model's timing in benchmarks; at 0 nothing sleeps at all.
-    ``client_token_uses`` is how many requests a handshake's client token is good for.
+    ``client_token_uses`` is how many requests a handshake's client token is good for;
+    a request body over ``max_body_bytes`` is a 413.
     """
     service = _ChatService(
         agent or Agent.from_file(),
@@ -271,6 +315,7 @@ def create_app(
         latency_ms / 1000,
         token_latency_ms / 1000,
         max_sessions,
+        max_body_bytes,
     )
     app = Starlette(
         routes=[

@@ -17,29 +17,32 @@ import uvicorn
 from starlette.applications import Starlette
 
 from convtest.server.agent import Agent
-from convtest.server.app import DEFAULT_TOKEN, create_app, release_held_streams
+from convtest.server.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN, create_app, release_held_streams
+from convtest.server.connections import DEFAULT_HEADER_TIMEOUT, ConnectionLimits, LimitedConfig
 
 __all__ = ["ReferenceServer", "serve_forever"]
 
 _STARTUP_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _BACKLOG = 2048
+_MAX_PORT = 65535
 
 
 class _Server(uvicorn.Server):
     """A uvicorn server that reports readiness and ends held-open streams before shutting down."""
 
-    def __init__(self, app: Starlette) -> None:
-        config = uvicorn.Config(
+    def __init__(self, app: Starlette, limits: ConnectionLimits) -> None:
+        config = LimitedConfig(
             app,
+            limits,
             log_level="warning",
             access_log=False,
             lifespan="off",
             # Leave the host process's logging alone: no dictConfig of uvicorn's defaults.
             log_config=None,
             loop="asyncio",
-            # h11 tells the app about client disconnects (ASGI 2.3), which ends held-open streams.
-            http="h11",
+            # LimitedConfig serves with h11, which tells the app about client disconnects (ASGI 2.3):
+            # that ends held-open streams.
             ws="none",
             proxy_headers=False,
             # A backstop: streams still running after this are cancelled.
@@ -60,6 +63,9 @@ class _Server(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket, so connections queue even before the event loop accepts them."""
+    if not 0 <= port <= _MAX_PORT:
+        # socket.bind would raise OverflowError with a message that does not say which port.
+        raise ValueError(f"port must be 0-{_MAX_PORT}, got {port}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets that do, and without
     # it Nagle's algorithm holds small events back for a delayed ACK (40 ms on Linux).
@@ -75,12 +81,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _limits(header_timeout: float, max_connections: int | None) -> ConnectionLimits:
+    if max_connections is None:
+        return ConnectionLimits(header_timeout)
+    return ConnectionLimits(header_timeout, max_connections)
+
+
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ReferenceServer:
     """The reference agent on a real local port, in a daemon thread; a context manager.
+
+    Hostile clients are refused: a body over ``max_body_bytes`` is a 413, a connection whose
+    request head takes more than ``header_timeout`` seconds is closed, and one past
+    ``max_connections`` (default 1,000, fewer under a low file limit) gets a 503 and is closed.
 
     >>> with ReferenceServer() as server:
     ...     httpx.get(f"{server.url}/health")
@@ -97,6 +113,9 @@ class ReferenceServer:
         agent: Agent | None = None,
         max_sessions: int = 10_000,
         client_token_uses: int | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
         self.host = host
         self.token = token
@@ -108,7 +127,9 @@ class ReferenceServer:
             agent=agent,
             max_sessions=max_sessions,
             client_token_uses=client_token_uses,
+            max_body_bytes=max_body_bytes,
         )
+        self._limits = _limits(header_timeout, max_connections)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -130,7 +151,7 @@ class ReferenceServer:
             raise RuntimeError("the reference server is already running")
         sock = _bind(self.host, self._port)
         self._port = sock.getsockname()[1]
-        server = _Server(self._app)
+        server = _Server(self._app, self._limits)
         thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [sock]},
@@ -171,14 +192,23 @@ def serve_forever(
     latency_ms: float = 0,
     token_latency_ms: float = 0,
     *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM; ``on_ready`` gets the URL once listening.
 
     Ctrl-C shuts down gracefully, then raises ``KeyboardInterrupt`` for the caller to swallow.
     """
-    app = create_app(token=token, latency_ms=latency_ms, token_latency_ms=token_latency_ms)
+    app = create_app(
+        token=token,
+        latency_ms=latency_ms,
+        token_latency_ms=token_latency_ms,
+        max_body_bytes=max_body_bytes,
+    )
+    limits = _limits(header_timeout, max_connections)
     sock = _bind(host, port)
     if on_ready is not None:
         on_ready(_url(host, sock.getsockname()[1]))
-    _Server(app).run(sockets=[sock])
+    _Server(app, limits).run(sockets=[sock])

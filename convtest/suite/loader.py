@@ -21,6 +21,7 @@ from convtest.exceptions import Location, PluginError, SuiteError
 from convtest.models import Conversation, Expectation, GoldenSettings, InvalidConversation, Suite, Turn
 from convtest.suite.expect import ExpectParts, build_expectation, parse_expect
 from convtest.suite.golden import GOLDEN_KEYS, claim_golden_file, parse_golden
+from convtest.suite.limits import DEFAULT_LIMITS, SuiteLimits
 from convtest.suite.names import RESERVED_NAMES, parse_marker, parse_tags, parse_vars, unique
 from convtest.suite.reader import Reader, suggest
 from convtest.suite.save import parse_save
@@ -49,15 +50,23 @@ TIMEOUT_KEYS: Final = frozenset(TIMEOUT_KINDS)
 _DEFAULT_PLATFORM: Final = "web"
 
 
-def load_suite(path: Path, *, display_path: str | None = None, default_target: str | None = None) -> Suite:
+def load_suite(
+    path: Path,
+    *,
+    display_path: str | None = None,
+    default_target: str | None = None,
+    limits: SuiteLimits = DEFAULT_LIMITS,
+) -> Suite:
     """Read and validate one suite file; ``display_path`` is how messages name it."""
     shown = str(path) if display_path is None else display_path
-    return _load(read_suite_text(path, shown), shown, path, default_target)
+    return _load(read_suite_text(path, shown, limits), shown, path, default_target, limits)
 
 
-def load_suite_text(text: str, display_path: str, *, default_target: str | None = None) -> Suite:
+def load_suite_text(
+    text: str, display_path: str, *, default_target: str | None = None, limits: SuiteLimits = DEFAULT_LIMITS
+) -> Suite:
     """Like :func:`load_suite`, from a string; ``Suite.path`` is ``Path(display_path)``."""
-    return _load(text, display_path, Path(display_path), default_target)
+    return _load(text, display_path, Path(display_path), default_target, limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +88,12 @@ class _File:
     defaults: _Defaults
     target: str | None
     homes: Mapping[str, str]
+    limits: SuiteLimits
     #: the line of the file's own ``target:``, if it has one
     target_line: int | None = None
 
     def reader(self, conversation: str | None = None) -> Reader:
-        return Reader(self.name, conversation, homes=self.homes, folder=self.folder)
+        return Reader(self.name, conversation, homes=self.homes, folder=self.folder, limits=self.limits)
 
 
 def _key_homes() -> dict[str, str]:
@@ -96,8 +106,8 @@ def _key_homes() -> dict[str, str]:
     }
 
 
-def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite:
-    root = parse_tree(text, file)
+def _load(text: str, file: str, path: Path, default_target: str | None, limits: SuiteLimits) -> Suite:
+    root = parse_tree(text, file, limits)
     if root is None or root.kind == "null":
         raise SuiteError("empty suite file: expected a mapping with `conversations`", Location(file, 1))
     if root.kind != "mapping":
@@ -107,7 +117,7 @@ def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite
         homes = _key_homes()
     except PluginError as exc:
         raise SuiteError(exc.args[0], Location(file, 1)) from None
-    reader = Reader(file, homes=homes, folder=path.parent)
+    reader = Reader(file, homes=homes, folder=path.parent, limits=limits)
     where = "at the top level"
     top = reader.mapping(
         root, "suite file", TOP_LEVEL_KEYS, required=("conversations",), where=where, extensions=True
@@ -119,7 +129,7 @@ def _load(text: str, file: str, path: Path, default_target: str | None) -> Suite
     items = _conversation_items(reader, top.get("conversations"))
     reader.raise_errors()
     target_line = top["target"].line if target and "target" in top else None
-    shared = _File(file, path.parent, defaults, target or default_target, homes, target_line)
+    shared = _File(file, path.parent, defaults, target or default_target, homes, limits, target_line)
     conversations: list[Conversation] = []
     invalid: list[InvalidConversation] = []
     seen: dict[str, int] = {}

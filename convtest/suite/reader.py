@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from convtest.exceptions import Location, SuiteError
+from convtest.suite.limits import DEFAULT_LIMITS, SuiteLimits
 from convtest.suite.tree import Entry, Node, describe_node, with_hint
 from convtest.templating import Value, compile_template
 
@@ -39,10 +40,13 @@ class Reader:
         *,
         homes: Mapping[str, str] | None = None,
         folder: Path | None = None,
+        limits: SuiteLimits = DEFAULT_LIMITS,
     ) -> None:
         self.file = file
         #: the suite file's folder, which a check may resolve relative paths against
         self.folder = folder
+        #: what the file may make convtest do; ``regex_seconds`` goes with every regex it compiles
+        self.limits = limits
         #: where a key that is valid elsewhere belongs (``under `expect` ``), for a misplaced key
         self.homes: Mapping[str, str] = homes or {}
         self.conversation = conversation
@@ -111,6 +115,8 @@ class Reader:
         if node.kind != "list":
             self.type_error(node, what, expected)
             return None
+        for message, line in node.problems:
+            self.error(message, line)
         if not node.items and not empty_ok:
             self.error(f"{what} must not be empty", node.line)
             return None
@@ -210,6 +216,8 @@ class Reader:
                 self.error(message, line)
             return {key: self.plain(entry.value, templates=templates) for key, entry in node.entries.items()}
         if node.kind == "list":
+            for message, line in node.problems:
+                self.error(message, line)
             return [self.plain(item, templates=templates) for item in node.items]
         if templates and node.kind == "string":
             compiled = self.template(cast(str, node.value), node.line)

@@ -39,7 +39,11 @@ def _parse_save_rule(reader: Reader, name: str, entry: Entry) -> SaveRule | None
     regex, group = _save_regex(reader, entries) if source == "text" else (None, 0)
     tool = reader.optional_string(entries.get("tool"), "`tool`")
     path = _save_path(reader, entries.get("path"))
-    return SaveRule(name, source, reader.at(entry.line), regex=regex, group=group, tool=tool, path=path)
+    location = reader.at(entry.line)
+    seconds = reader.limits.regex_seconds
+    return SaveRule(
+        name, source, location, regex=regex, group=group, tool=tool, path=path, regex_seconds=seconds
+    )
 
 
 def _save_source(reader: Reader, entry: Entry) -> SaveSource | None:

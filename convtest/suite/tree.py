@@ -18,6 +18,7 @@ import yaml.constructor
 from yaml.composer import ComposerError
 
 from convtest.exceptions import Location, SuiteError
+from convtest.suite.limits import DEFAULT_LIMITS, SuiteLimits
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -83,14 +84,25 @@ class TreeBuilder:
     Composer errors (undefined alias, duplicate anchor, a second document) are PyYAML's own.
     """
 
-    def __init__(self, loader: _Loader, file: str, text: str) -> None:
+    def __init__(self, loader: _Loader, file: str, text: str, limits: SuiteLimits = DEFAULT_LIMITS) -> None:
         self._loader = loader
         self._file = file
         self._text = text
+        self._limits = limits
         #: an anchor's conversion; None while the anchored node is still being built
         self._anchors: dict[str, Node | None] = {}
         self._anchor_marks: dict[str, Any] = {}  # yaml.Mark (the stubs type marks as optional)
         self._constructor = yaml.constructor.SafeConstructor()
+        #: values built so far, aliases counted at the full size of what they stand for
+        self._values = 0
+        #: how many values each finished anchor stands for
+        self._anchor_sizes: dict[str, int] = {}
+        #: of the values, those that aliases added
+        self._alias_values = 0
+        self._depth = 0
+        #: the problems of each mapping or list being built, innermost last: an unsupported tag
+        #: inside one is that collection's problem (reported with its conversation and turn)
+        self._open: list[list[tuple[str, int]]] = []
 
     def document(self) -> Node | None:
         """The single document of the stream; None for an empty one."""
@@ -114,6 +126,7 @@ class TreeBuilder:
         if isinstance(event, yaml.AliasEvent):
             return self._alias(event)
         line = event.start_mark.line + 1
+        self._values += 1
         anchor = event.anchor
         if anchor is not None:
             if anchor in self._anchors:
@@ -123,21 +136,52 @@ class TreeBuilder:
                 )
             self._anchors[anchor] = None
             self._anchor_marks[anchor] = event.start_mark
+        start = self._values - 1
         if isinstance(event, yaml.ScalarEvent):
             result = self._scalar(event, line)
-        elif isinstance(event, yaml.SequenceStartEvent):
-            result = self._sequence(event, line)
+        elif self._depth >= self._limits.max_depth:
+            limit = self._limits.max_depth
+            self._problem(
+                f"YAML nested deeper than {limit} levels (suite_limits.max_depth in convtest.yaml)", line
+            )
+            self._skip()
+            result = Node("null", line)
         else:
-            result = self._mapping(event, line)
+            self._depth += 1
+            if isinstance(event, yaml.SequenceStartEvent):
+                result = self._sequence(event, line)
+            else:
+                result = self._mapping(event, line)
+            self._depth -= 1
         if anchor is not None:
             self._anchors[anchor] = result
+            self._anchor_sizes[anchor] = self._values - start
         return result
+
+    def _skip(self) -> None:
+        """Consume the rest of a collection that is not built (its start event is consumed)."""
+        open_collections = 1
+        while open_collections:
+            event = self._loader.get_event()
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                open_collections += 1
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                open_collections -= 1
 
     def _alias(self, event: Any) -> Node:
         anchor = event.anchor
         if anchor not in self._anchors:
             raise ComposerError(None, None, "found undefined alias", event.start_mark)
         built = self._anchors[anchor]
+        size = self._anchor_sizes.get(anchor, 1)
+        self._values += size
+        self._alias_values += size
+        if self._alias_values > self._limits.max_alias_values:
+            message = (
+                f"aliases expand this file to more than {self._limits.max_alias_values:,} values "
+                "(suite_limits.max_alias_values in convtest.yaml)"
+            )
+            raise SuiteError(message, Location(self._file, event.start_mark.line + 1))
         if built is None:
             line = self._anchor_marks[anchor].line + 1
             raise SuiteError("recursive alias: an anchor cannot contain itself", Location(self._file, line))
@@ -156,35 +200,39 @@ class TreeBuilder:
             return Node("string", line, value=event.value, text=event.value)
         kind = _SCALAR_KINDS.get(tag)
         if kind is None:
-            raise self._unsupported(tag, line)
+            self._unsupported(tag, line)
+            return Node("string", line, value=event.value, text=event.value)
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         try:
             value = self._constructor.yaml_constructors[tag](self._constructor, node)
         except (ValueError, yaml.YAMLError) as exc:
-            raise SuiteError(
-                f"cannot read {event.value!r} as a {kind}: {exc}", Location(self._file, line)
-            ) from None
+            self._problem(f"cannot read {event.value!r} as a {kind}: {exc}", line)
+            return Node("string", line, value=event.value, text=event.value)
         return Node(kind, line, value=value, text=event.value)
 
     def _sequence(self, event: Any, line: int) -> Node:
         tag = self._tag(event, yaml.SequenceNode)
         if tag not in _COLLECTION_TAGS:
-            raise self._unsupported(tag, line)
+            self._unsupported(tag, line)
         loader = self._loader
         items: list[Node] = []
+        problems: list[tuple[str, int]] = []
+        self._open.append(problems)
         while not loader.check_event(yaml.SequenceEndEvent):
             items.append(self.node())
+        self._open.pop()
         loader.get_event()
-        return Node("list", line, items=items)
+        return Node("list", line, items=items, problems=problems or ())
 
     def _mapping(self, event: Any, line: int) -> Node:
         tag = self._tag(event, yaml.MappingNode)
         if tag not in _COLLECTION_TAGS:
-            raise self._unsupported(tag, line)
+            self._unsupported(tag, line)
         hint = self._hint(event)
         loader = self._loader
         entries: dict[str, Entry] = {}
         problems: list[tuple[str, int]] = []
+        self._open.append(problems)
         merged: list[Entry] = []
         while not loader.check_event(yaml.MappingEndEvent):
             key_event: Any = loader.peek_event()
@@ -206,6 +254,7 @@ class TreeBuilder:
                 problems.append((message, key_line))
             else:
                 entries[key.text] = Entry(key.text, key_line, value)
+        self._open.pop()
         loader.get_event()
         for entry in merged:  # keys written in the mapping win over merged ones, earlier merges win
             entries.setdefault(entry.key, entry)
@@ -223,16 +272,29 @@ class TreeBuilder:
             return 'a value starting with `{{` must be quoted: "{{ name }}"'
         return ""
 
-    def _unsupported(self, tag: str, line: int) -> SuiteError:
+    def _unsupported(self, tag: str, line: int) -> None:
         shown = tag.replace("tag:yaml.org,2002:", "!!")
-        return SuiteError(f"unsupported YAML tag `{shown}`", Location(self._file, line))
+        self._problem(f"unsupported YAML tag `{shown}`", line)
+
+    def _problem(self, message: str, line: int) -> None:
+        """A problem of the enclosing mapping or list, so only its conversation is invalid; at the
+        top of the file there is none, and the file is."""
+        if not self._open:
+            raise SuiteError(message, Location(self._file, line))
+        self._open[-1].append((message, line))
 
 
-def read_suite_text(path: Path, shown: str) -> str:
+def read_suite_text(path: Path, shown: str, limits: SuiteLimits = DEFAULT_LIMITS) -> str:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limits.max_bytes + 1)  # a huge file is refused without reading it all
     except OSError as exc:
         raise SuiteError(f"cannot read suite file {shown}: {exc.strerror or exc}") from None
+    if len(data) > limits.max_bytes:
+        message = (
+            f"suite file is larger than {limits.max_bytes:,} bytes (suite_limits.max_bytes in convtest.yaml)"
+        )
+        raise SuiteError(message, Location(shown, 1))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -241,10 +303,10 @@ def read_suite_text(path: Path, shown: str) -> str:
         raise SuiteError(message, Location(shown, line)) from None
 
 
-def parse_tree(text: str, file: str) -> Node | None:
+def parse_tree(text: str, file: str, limits: SuiteLimits = DEFAULT_LIMITS) -> Node | None:
     """Parse once with the C parser when available; syntax errors keep YAML's line and problem."""
     try:
-        return _build_tree(text, file)
+        return _build_tree(text, file, limits)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.reader.ReaderError as exc:
@@ -256,11 +318,11 @@ def parse_tree(text: str, file: str) -> Node | None:
         raise SuiteError(f"invalid YAML: {exc}", Location(file, 1)) from None
 
 
-def _build_tree(text: str, file: str) -> Node | None:
+def _build_tree(text: str, file: str, limits: SuiteLimits) -> Node | None:
     # PyYAML's pure-Python reader checks the characters as the loader is made; the C one later
     loader = _Loader(text)
     try:
-        return TreeBuilder(loader, file, text).document()
+        return TreeBuilder(loader, file, text, limits).document()
     finally:
         loader.dispose()
 

@@ -25,3 +25,13 @@ def test_quick_benchmark_prints_every_figure() -> None:
     assert re.search(r"plain async loop, 2 workers +\d+\.\d\d s .*x\d+\.\d\d", output)
     assert re.search(r"\n   convtest +\d+\.\d\d s .*x\d+\.\d\d", output)
     assert len(re.findall(r"conversations +\d+\.\d MiB", output)) == 2
+
+
+def test_quick_decoder_benchmark_prints_every_figure() -> None:
+    bench = BENCH.with_name("bench_decoder.py")
+    done = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(re.findall(r" +\d+\.\d MB/s \(\d+\.\d{3} s\)", done.stdout)) == 3
+    assert len(re.findall(r" +\d+\.\d MiB", done.stdout)) == 3

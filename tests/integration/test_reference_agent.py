@@ -602,6 +602,30 @@ def test_cli_serve_reports_a_busy_port(server: ReferenceServer, capsys: pytest.C
     assert f"cannot listen on 127.0.0.1:{server.port}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_cli_serve_rejects_a_port_out_of_range_in_one_line(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", port]) == 2
+    assert capsys.readouterr().err == f"convtest serve: --port must be 0-65535, got {port}\n"
+
+
+def test_cli_serve_says_the_port_is_in_use_in_one_line(
+    server: ReferenceServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", str(server.port)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"convtest serve: cannot listen on 127.0.0.1:{server.port}: "
+        "the port is already in use (--port 0 picks a free one)\n"
+    )
+
+
+def test_a_reference_server_on_a_port_out_of_range_fails_naming_it() -> None:
+    with pytest.raises(ValueError, match="port must be 0-65535, got 70000"):
+        ReferenceServer(port=70000).start()
+
+
 # --- reasoning, sources, tool errors, abort, silence ---------------------------------------------
 
 

@@ -455,6 +455,38 @@ async def test_cut_mid_line_shows_the_cut_line(server: RawServer, client: httpx.
     assert "last line cut: 'data: " in str(info.value)
 
 
+# --- the end of a stream (README, "The protocol, and where convtest differs from the client") ------
+
+
+async def test_done_without_its_blank_line_ends_the_turn(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    body = FULL.removesuffix(b"\n")
+    for cut in (len(body) - 3, len(body) - 1):
+        transcript = await send(server, client, Reply(parts=split(body, cut), end="close", chunked=False))
+        assert transcript.done and transcript.text == "Hello 😀 grüße"
+
+
+async def test_a_last_event_without_its_blank_line_is_dropped_and_named(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    tail = b'data: {"type":"text-delta","id":"0","delta":"lo"}\n'
+    info = await fails(server, client, Reply(parts=[START, HEL, tail], end="close", chunked=False))
+    assert isinstance(info.value, StreamCutError)
+    assert "ended before [DONE] after 4 events" in str(info.value)
+    assert 'last event never ended (no blank line): \'{"type":"text-delta"' in str(info.value)
+    assert info.value.transcript is not None and info.value.transcript.text == "Hel"
+
+
+async def test_events_after_done_are_not_read_into_the_transcript(
+    server: RawServer, client: httpx.AsyncClient
+) -> None:
+    after = sse({"type": "text-delta", "id": "0", "delta": " (late)"}, {"type": "error", "errorText": "x"})
+    for parts in ([FULL + after], [FULL, 0.01, after]):
+        transcript = await send(server, client, Reply(parts=parts))
+        assert transcript.done and transcript.text == "Hello 😀 grüße" and transcript.errors == []
+
+
 async def test_malformed_event_is_a_protocol_error_with_the_partial_transcript(
     server: RawServer, client: httpx.AsyncClient
 ) -> None:
@@ -670,8 +702,8 @@ async def test_connect_timeout_is_a_timeout_of_kind_connect() -> None:
 
 
 async def test_unknown_adapter_name_lists_the_known_ones(client: httpx.AsyncClient) -> None:
-    with pytest.raises(ConfigError, match="unknown adapter 'openai'; known adapters: robofy"):
-        create_adapter(make_target(9, adapter="openai"), client)
+    with pytest.raises(ConfigError, match=r"unknown adapter 'pigeon'; known adapters: .*robofy"):
+        create_adapter(make_target(9, adapter="pigeon"), client)
 
 
 async def test_base_url_without_scheme_is_a_config_error(client: httpx.AsyncClient) -> None:

@@ -143,6 +143,6 @@ def test_an_unknown_adapter_lists_the_installed_plugins(project: pytest.Pytester
     result.stderr.fnmatch_lines(
         [
             "ERROR: --convtest-target: convtest.yaml:8: target 'typo': unknown adapter 'ecko'; "
-            "known adapters: broken, echo, robofy — did you mean 'echo'?"
+            "known adapters: broken, echo, *robofy — did you mean 'echo'?"
         ]
     )

@@ -28,5 +28,9 @@ def example_names(example: DocSuite) -> list[str]:
 def test_every_example_left_out_says_why() -> None:
     left_out = [example for example in doc_suites() if example.skipped]
     assert len(EXAMPLES) >= 6
-    assert [example.where for example in left_out] == ["docs/writing-adapters.md:191"]
-    assert all(len(example.skipped) > 20 for example in left_out)
+    # only the pages on writing plugins have examples that need a plugin
+    assert {example.where.partition(":")[0] for example in left_out} == {
+        "docs/writing-adapters.md",
+        "docs/writing-checks.md",
+    }
+    assert all("plugin" in example.skipped or "adapter" in example.skipped for example in left_out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +15,7 @@ from report_samples import XSS_CLOSE, XSS_IMG, XSS_SCRIPT, entry, tool, turn
 from convtest.report.entry import Entry
 from convtest.report.html import render_report, write_report
 from convtest.report.view import RunInfo, build_view
+from convtest.stream import TurnAssembler
 
 
 class _Page(HTMLParser):
@@ -164,6 +166,43 @@ def test_unknown_transcript_and_tool_fields_are_shown_not_dropped(run_info: RunI
     assert "aborted" not in html, "a false flag says nothing"
 
 
+def test_each_part_of_the_reply_is_shown_where_it_came(run_info: RunInfo) -> None:
+    assembler = TurnAssembler()
+    for chunk in (
+        {"type": "start-step"},
+        {"type": "reasoning-delta", "id": "r", "delta": "Think first."},
+        {"type": "text-start", "id": "0"},
+        {"type": "text-delta", "id": "0", "delta": "Let me check."},
+        {"type": "text-end", "id": "0"},
+        {"type": "tool-input-available", "toolCallId": "c", "toolName": "lookup_order", "input": {}},
+        {"type": "finish-step"},
+        {"type": "start-step"},
+        {"type": "source-url", "sourceId": "s", "url": "https://kb.example/a", "title": "Article"},
+        {"type": "data-card", "id": "k", "data": {"kind": "summary-card"}},
+        {"type": "text-start", "id": "0"},
+        {"type": "text-delta", "id": "0", "delta": "Done."},
+        {"type": "text-end", "id": "0"},
+    ):
+        assembler.feed(json.dumps(chunk), 1.0)
+    ordered = turn(1, "Where is it?", "x")
+    ordered["transcript"] = assembler.transcript.to_dict()
+    html = render_report([entry("parts", [ordered])], run_info)
+    markers = [
+        "step 1",
+        "Think first.",
+        "Let me check.",
+        "lookup_order",
+        "step 2",
+        "https://kb.example/a",
+        "data-card #k",
+        "Done.",
+    ]
+    places = [html.index(marker) for marker in markers]
+    assert places == sorted(places), dict(zip(markers, places, strict=True))
+    for once in ("Think first.", "https://kb.example/a", "summary-card", "Let me check."):
+        assert html.count(once) == 1, f"{once} is shown once, among the parts"
+
+
 def test_golden_mismatch_is_a_side_by_side_word_diff(entries: list[Entry], run_info: RunInfo) -> None:
     html = render_report(entries, run_info)
     assert "golden mismatch" in html
@@ -233,3 +272,21 @@ def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_report(target, "<p>two</p>")
     assert target.read_text() == "<p>two</p>"
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_a_failed_check_of_the_whole_conversation_is_shown_and_is_the_headline(run_info: RunInfo) -> None:
+    passed = turn(1, "Hello", "Hi! How can I help?")
+    conversation = entry("polite", [passed], outcome="failed")
+    assert conversation.data is not None
+    conversation.data["failures"] = [
+        {"check": "python check mychecks:polite holds", "actual": "the bot was rude", "location": "x.yaml:4"}
+    ]
+    (suite,) = build_view([conversation], run_info).suites
+    assert (
+        suite.conversations[0].headline
+        == "the whole conversation: expected python check mychecks:polite holds"
+    )
+    html = render_report([conversation], run_info)
+    assert "the whole conversation" in html
+    assert "✗ expected python check mychecks:polite holds" in html
+    assert "the bot was rude" in html and "x.yaml:4" in html

@@ -167,9 +167,9 @@ def test_tool_errors_are_recorded_on_the_call() -> None:
         {"type": "tool-input-available", "toolCallId": "o", "toolName": "u", "input": {}},
         {"type": "tool-output-error", "toolCallId": "o", "errorText": "backend down"},
     )
-    assert [(call.name, call.input, call.error) for call in transcript.tool_calls] == [
-        ("t", "{bad", "bad json"),
-        ("u", {}, "backend down"),
+    assert [(call.name, call.input, call.raw_input, call.error) for call in transcript.tool_calls] == [
+        ("t", None, "{bad", "bad json"),
+        ("u", {}, None, "backend down"),
     ]
     assert [call.state for call in transcript.tool_calls] == ["output-error", "output-error"]
 
@@ -260,8 +260,6 @@ def test_long_malformed_data_is_truncated_in_the_message() -> None:
         ({"type": "text-delta", "id": "0"}, "(text-delta) has no string 'delta'"),
         ({"type": "text-delta", "id": 0, "delta": "x"}, "(text-delta) has no string 'id'"),
         ({"type": "tool-input-start", "toolName": "t"}, "(tool-input-start) has no string 'toolCallId'"),
-        ({"type": "data-session", "data": {"id": "s"}}, "(data-session) has no string 'data'"),
-        ({"type": "data-finish-reason", "data": "stop"}, "(data-finish-reason) has no object 'data'"),
         ({"type": "data-weather"}, "(data-weather) has no 'data'"),
         ({"type": "reasoning-delta", "id": "r"}, "(reasoning-delta) has no string 'delta'"),
         ({"type": "source-url", "sourceId": "s"}, "(source-url) has no string 'url'"),
@@ -340,11 +338,12 @@ def test_data_parts_keep_name_id_data_and_transience_and_an_id_replaces_earlier_
     )
     assert transcript.data_parts == [
         DataPart("weather", {"status": "done", "temp": 7}, "w1"),
-        DataPart("notice", "saved", transient=True),
         DataPart("weather", {"status": "loading"}, "w2"),
         DataPart("session", "sess-1"),
     ]
+    assert transcript.transient_data == [DataPart("notice", "saved", transient=True)]
     assert [part.id for part in transcript.data("data-weather")] == ["w1", "w2"]
+    assert transcript.data("notice") == transcript.transient_data
     assert transcript.session_id == "sess-1"
 
 
@@ -393,18 +392,20 @@ def test_tool_call_states_follow_the_ui_tool_part_life_cycle() -> None:
     assert (refund.state, refund.approval_id, refund.output) == ("output-denied", "ap-2", None)
 
 
-def test_preliminary_outputs_are_listed_and_only_the_final_one_is_the_output() -> None:
+def test_a_preliminary_output_is_the_output_marked_preliminary_until_the_final_one() -> None:
     chunks: list[dict[str, Any]] = [
         {"type": "tool-input-available", "toolCallId": "c", "toolName": "plan", "input": {}},
         {"type": "tool-output-available", "toolCallId": "c", "output": {"step": 1}, "preliminary": True},
         {"type": "tool-output-available", "toolCallId": "c", "output": {"step": 2}, "preliminary": True},
     ]
     (pending,) = assemble(*chunks).tool_calls
-    assert (pending.preliminary_outputs, pending.output) == ([{"step": 1}, {"step": 2}], None)
+    assert (pending.state, pending.output, pending.preliminary) == ("output-available", {"step": 2}, True)
+    assert pending.preliminary_outputs == [{"step": 1}, {"step": 2}]
     (done,) = assemble(
         *chunks, {"type": "tool-output-available", "toolCallId": "c", "output": "ok"}
     ).tool_calls
-    assert (done.output, done.state, len(done.preliminary_outputs)) == ("ok", "output-available", 2)
+    assert (done.output, done.state, done.preliminary) == ("ok", "output-available", False)
+    assert len(done.preliminary_outputs) == 2
 
 
 def test_every_chunk_type_of_the_ai_sdk_protocol_has_a_handler() -> None:

@@ -181,7 +181,6 @@ def test_header_numbers_are_sent_as_written(tmp_path: Path) -> None:
         ("targets:\n  t:\n    base_url: http://x\n   token: [\n", r"^convtest\.yaml:4: invalid YAML: "),
         ("targets: [\n", r"^convtest\.yaml:2: invalid YAML: "),
         ("a: &a [*a]\n", r"^convtest\.yaml:1: recursive alias"),
-        ("targets:\n  t: !!python/object:os.system x\n", r"^convtest\.yaml:2: unsupported YAML tag"),
     ],
 )
 def test_a_broken_convtest_yaml_reads_like_a_broken_suite(tmp_path: Path, text: str, message: str) -> None:
@@ -209,3 +208,15 @@ def test_file_level_mistakes_make_every_target_unusable(tmp_path: Path) -> None:
 def test_an_empty_convtest_yaml_means_the_defaults(tmp_path: Path) -> None:
     (tmp_path / "convtest.yaml").write_text("# nothing yet\n")
     assert load_config(tmp_path).resolve(None, {}).name == REFERENCE_TARGET
+
+
+def test_an_unsupported_tag_makes_only_its_target_unusable(tmp_path: Path) -> None:
+    (tmp_path / "convtest.yaml").write_text(
+        "targets:\n  t: !!python/object:os.system x\n  u:\n    base_url: http://x\n"
+    )
+    config = load_config(tmp_path)
+    assert config.resolve("u", {}).base_url == "http://x"
+    with pytest.raises(
+        ConfigError, match=r"(?m)^convtest\.yaml:2: target 't': unsupported YAML tag `!!python"
+    ):
+        config.resolve("t", {})

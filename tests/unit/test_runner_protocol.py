@@ -99,3 +99,63 @@ def test_an_unexpected_error_chunk_fails_the_turn_after_all_its_other_checks() -
         "no error chunks (set `expect.errors` to expect them)",
         "exactly 2 steps",
     ]
+
+
+# --- an unusable value fails only what needs it ----------------------------------------------------
+
+BAD_SESSION = b"".join(
+    b"data: %s\n\n" % chunk
+    for chunk in (
+        b'{"type":"text-delta","id":"0","delta":"Hello"}',
+        b'{"type":"data-session","data":{"id":"s-1"}}',
+        b'{"type":"data-finish-reason","data":"stop"}',
+        b"[DONE]",
+    )
+)
+TWO_TURNS = """
+    conversations:
+      - name: c
+        turns:
+          - user: hi
+            expect: {text: {equals: Hello}, data: {session: {id: s-1}}}
+          - user: again
+    """
+
+
+def test_an_object_session_keeps_its_turn_and_fails_the_next_turn_which_needs_it() -> None:
+    result, adapter = run(TWO_TURNS, BAD_SESSION, {"text": "never sent"})
+    first, second = result.turns
+    assert first.passed and first.transcript is not None and first.transcript.text == "Hello"
+    assert second.error is not None and len(adapter.requests) == 1
+    assert str(second.error) == (
+        "target 'fake': this turn needs the session id of turn 1, which is unusable: "
+        'event 2 (data-session) has data \'{"id": "s-1"}\', not a string'
+    )
+
+
+def test_a_last_turn_with_an_unusable_session_passes() -> None:
+    result, _ = run("conversations:\n  - name: c\n    turns:\n      - user: hi\n", BAD_SESSION)
+    assert result.passed
+
+
+def test_what_needs_an_unusable_value_names_why() -> None:
+    suite = """
+        conversations:
+          - name: c
+            turns:
+              - user: hi
+                expect: {finish_reason: stop}
+                save: {sid: {from: session_id}}
+        """
+    result, _ = run(suite, BAD_SESSION)
+    (turn,) = result.turns
+    assert [(failure.check, failure.actual) for failure in turn.failures] == [
+        (
+            'finish_reason is "stop"',
+            "no usable finish reason: event 3 (data-finish-reason) has data '\"stop\"', not an object",
+        ),
+        (
+            'save "sid": no session_id in this turn',
+            'event 2 (data-session) has data \'{"id": "s-1"}\', not a string',
+        ),
+    ]

@@ -127,11 +127,19 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
     assert decode(b"data: \xff\xc3\n\n") == [ServerSentEvent("\ufffd\ufffd")]
 
 
-def test_close_dispatches_an_event_missing_only_its_blank_line() -> None:
+def test_close_keeps_an_event_missing_only_its_blank_line_apart_without_dispatching_it() -> None:
     decoder = SSEDecoder()
-    assert decoder.feed(b"data: [DONE]\n") == []
-    assert decoder.close() == [ServerSentEvent("[DONE]")]
+    assert decoder.feed(b"id: 3\nevent: note\ndata: a\ndata: b\r\n") == []
+    assert decoder.close() == []
+    assert decoder.unended == ServerSentEvent("a\nb", "note", "3")
     assert decoder.unterminated == b""
+
+
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n", b"\r"])
+def test_a_stream_ending_on_a_blank_line_leaves_nothing_unended(ending: bytes) -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: x\n" + (b"\n" + ending if ending else b"\n")) == [ServerSentEvent("x")]
+    assert decoder.close() == [] and decoder.unended is None
 
 
 def test_close_discards_a_cut_line_and_keeps_it_for_the_error_message() -> None:
@@ -226,3 +234,13 @@ def test_preview_of_bytes_is_the_preview_of_their_text(data: bytes) -> None:
 def test_preview_of_a_long_line_counts_its_characters_without_decoding_it_whole() -> None:
     line = "ü".encode() * 3_000_000
     assert preview_bytes(line, 80) == repr("ü" * 80) + "... (3000000 chars)"
+
+
+@pytest.mark.parametrize("prefix", [b"data: ", b"data:", b"data:  "])
+def test_a_long_data_line_is_decoded_alike_wherever_it_is_cut(prefix: bytes) -> None:
+    # past 64 KiB a data line is decoded in place rather than sliced: same text, same replacements
+    text = "é😀x" * 20_000 + "\ufffd"
+    stream = prefix + text.encode()[:-3] + b"\xff\r\n\r\ndata: short\n\n"
+    expected = [ServerSentEvent(prefix[5:].removeprefix(b" ").decode() + text), ServerSentEvent("short")]
+    for cut in (1, 5, 6, 7, 1000, 65_537, len(stream) - 18, len(stream) - 16, len(stream) - 1):
+        assert decode(stream[:cut], stream[cut:]) == expected, f"split at {cut}"
