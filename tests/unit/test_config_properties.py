@@ -5,6 +5,7 @@ brackets, tabs, merge keys), so both the parser and the readers behind it are ex
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,9 @@ from convtest.adapters.options import COMMON_TARGET_KEYS
 from convtest.adapters.robofy_settings import ROBOFY_OPTIONS
 from convtest.config import load_config
 from convtest.exceptions import ConfigError
+
+#: examples per property; a longer campaign: CONVTEST_FUZZ_EXAMPLES=20000 pytest -k property
+FUZZ_EXAMPLES = int(os.environ.get("CONVTEST_FUZZ_EXAMPLES", "200"))
 
 KEYS = st.one_of(
     st.sampled_from(
@@ -99,9 +103,11 @@ def folder() -> Iterator[Path]:
         yield Path(name)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(text=yaml_ish())
-def test_any_convtest_yaml_raises_only_config_errors(folder: Path, text: str) -> None:
+def test_property_any_convtest_yaml_raises_only_config_errors(folder: Path, text: str) -> None:
     (folder / "convtest.yaml").write_text(text, encoding="utf-8")
     try:
         config = load_config(folder)
@@ -114,9 +120,9 @@ def test_any_convtest_yaml_raises_only_config_errors(folder: Path, text: str) ->
             assert str(error), "a ConfigError says what is wrong"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None)
 @given(text=st.text(alphabet=st.sampled_from([*"ab:-[]{}&*!|>'\"#\n \t%?,.@`~0", "\x00", "\ufeff"])))
-def test_any_text_at_all_raises_only_config_errors(folder: Path, text: str) -> None:
+def test_property_any_text_at_all_raises_only_config_errors(folder: Path, text: str) -> None:
     (folder / "convtest.yaml").write_text(text, encoding="utf-8")
     try:
         config = load_config(folder)
