@@ -115,6 +115,8 @@ class Conversation:
     tags: tuple[str, ...] = ()
     #: target name from the suite or conversation; None means the run's default
     target: str | None = None
+    #: where that name is written (the conversation's or the file's ``target:``), for messages
+    target_location: Location | None = field(default=None, compare=False)
     platform: str = "web"
     #: initial template variables
     vars: Mapping[str, Any] = field(default_factory=dict)

@@ -19,7 +19,7 @@ from convtest.adapters import Adapter
 from convtest.adapters.limits import RateLimiter, RetryingAdapter
 from convtest.adapters.robofy_settings import robofy_settings
 from convtest.config import Config, load_config
-from convtest.exceptions import ConvtestError
+from convtest.exceptions import ConvtestError, SuiteError
 from convtest.golden import check_golden
 from convtest.log_records import guard_log_records
 from convtest.models import Conversation, InvalidConversation, Suite
@@ -69,6 +69,9 @@ class RunSession:
     def target_for(self, conversation: Conversation) -> Target:
         """Resolve once per name: the conversation's target, else the run's, else the config's."""
         name = conversation.target or self.default_target or self.config.default_target
+        if conversation.target is not None and name not in self.config.target_names:
+            where = conversation.target_location or conversation.location
+            raise SuiteError(self.config.unknown_target(name), where, conversation=conversation.name)
         if name not in self._targets:
             self._targets[name] = self._with_reference(self.config.resolve(name))
         return self._targets[name]

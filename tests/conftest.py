@@ -23,10 +23,10 @@ def warm_imports(tmp_path_factory: pytest.TempPathFactory, reference_server: Ref
     In-process pytester runs restore ``sys.modules`` afterwards, so a module first imported inside
     one (httpcore's anyio backend, for one) is imported again by the next, and its exception
     classes stop matching the ones httpx cached: errors then escape unmapped. Importing them here
-    first keeps one copy.
+    first keeps one copy. The template imports Jinja2, whose environment convtest caches.
     """
     suite = tmp_path_factory.mktemp("warm") / "warm.yaml"
-    suite.write_text("conversations:\n  - name: warm\n    turns: [{user: Hello}]\n")
+    suite.write_text("conversations:\n  - name: warm\n    turns: [{user: \"Hello {{ 'you' }}\"}]\n")
     assert run_suite(suite, rootdir=suite.parent).passed
 
 

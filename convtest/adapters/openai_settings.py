@@ -99,13 +99,15 @@ def configure_openai(options: TargetOptions) -> OpenAISettings:
     options.require_base_url("https://api.openai.com/v1")
     model = options.text("model")
     if not model.strip():
-        raise options.error("`model` is required (e.g. model: gpt-4o-mini)")
+        raise options.error("`model` is required (e.g. model: gpt-4o-mini)")  # absent: no line of its own
     handler_name = options.text("tool_handler")
     system_prompt = options.text("system_prompt")
     tools = _tools(options)
     tool_results = _tool_results(options)
     if tools:
-        reject_unknown(tool_results, {tool.name for tool in tools}, f"{options.where}: `tool_results`")
+        reject_unknown(
+            tool_results, {tool.name for tool in tools}, f"{options.at('tool_results')}: `tool_results`"
+        )
     return OpenAISettings(
         model=model,
         stream=options.flag("stream", True),
@@ -122,7 +124,7 @@ def configure_openai(options: TargetOptions) -> OpenAISettings:
 def _params(options: TargetOptions) -> dict[str, Any]:
     if "params" not in options.raw:
         return {}
-    where = f"{options.where}: `params`"
+    where = f"{options.at('params')}: `params`"
     raw = options.raw["params"]
     require_mapping(raw, where)
     own = sorted(_OWN_FIELDS.intersection(raw))
@@ -134,7 +136,7 @@ def _params(options: TargetOptions) -> dict[str, Any]:
 def _tools(options: TargetOptions) -> tuple[ToolDefinition, ...]:
     """``tools: {name: {description: ..., parameters: <JSON Schema>}}``."""
     raw = options.raw.get("tools") or {}
-    where = f"{options.where}: `tools`"
+    where = f"{options.at('tools')}: `tools`"
     require_mapping(raw, where)
     tools = []
     for name, spec in raw.items():
@@ -157,7 +159,7 @@ def _tools(options: TargetOptions) -> tuple[ToolDefinition, ...]:
 
 def _tool_results(options: TargetOptions) -> dict[str, Any]:
     raw = options.raw.get("tool_results") or {}
-    where = f"{options.where}: `tool_results`"
+    where = f"{options.at('tool_results')}: `tool_results`"
     require_mapping(raw, where)
     return {str(name): options.interpolate_tree(value, where) for name, value in raw.items()}
 
@@ -168,11 +170,12 @@ def _handler(options: TargetOptions, reference: str) -> ToolHandler:
     try:
         return import_function(reference, options.folder or Path.cwd(), allow_async=True)
     except ValueError as exc:
-        raise options.error(f"`tool_handler` {reference}: {exc}") from None
+        raise options.error(f"`tool_handler` {reference}: {exc}", "tool_handler") from None
 
 
 def _rounds(options: TargetOptions) -> int:
     value = options.raw.get("max_tool_rounds", DEFAULT_MAX_TOOL_ROUNDS)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise options.error(f"`max_tool_rounds` must be a whole number of at least 1, got {value!r}")
+        message = f"`max_tool_rounds` must be a whole number of at least 1, got {value!r}"
+        raise options.error(message, "max_tool_rounds")
     return value

@@ -23,6 +23,7 @@ __all__ = [
     "interpolate",
     "reject_unknown",
     "require_mapping",
+    "unknown_key",
 ]
 
 #: the keys of every target, whatever its adapter; an adapter declares the others it reads
@@ -64,11 +65,14 @@ def reject_unknown(data: Mapping[str, Any], allowed: Collection[str], where: str
     """The first key not in ``allowed`` is an error naming the closest allowed one."""
     for key in data:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = (
-                f" — did you mean `{close[0]}`?" if close else f" (valid keys: {', '.join(sorted(allowed))})"
-            )
-            raise ConfigError(f"{where}: unknown key `{key}`{hint}")
+            raise ConfigError(f"{where}: {unknown_key(key, allowed)}")
+
+
+def unknown_key(key: object, allowed: Collection[str]) -> str:
+    """``unknown key `x` — did you mean `y`?``, or the list of valid keys when none is close."""
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+    hint = f" — did you mean `{close[0]}`?" if close else f" (valid keys: {', '.join(sorted(allowed))})"
+    return f"unknown key `{key}`{hint}"
 
 
 class TargetOptions:
@@ -89,11 +93,14 @@ class TargetOptions:
         environ: Mapping[str, str],
         folder: Path | None = None,
         location: Location | None = None,
+        key_wheres: Mapping[str, str] | None = None,
     ) -> None:
         #: the target's name in convtest.yaml
         self.name = name
         #: the prefix of every message about this target: ``convtest.yaml:4: target 'x'``
         self.where = where
+        #: the prefix of messages about one key, with the key's own line (see :meth:`at`)
+        self._key_wheres = key_wheres or {}
         self.raw = raw
         #: the common ``base_url`` (http or https, no trailing slash), or "" when not given
         self.base_url = base_url
@@ -105,9 +112,15 @@ class TargetOptions:
         #: values to keep out of everything convtest writes
         self.secrets: list[str] = []
 
-    def error(self, message: str) -> ConfigError:
-        """A ConfigError about this target: ``convtest.yaml:4: target 'x': <message>``."""
-        return ConfigError(f"{self.where}: {message}")
+    def at(self, key: str) -> str:
+        """The prefix of a message about ``key``: ``convtest.yaml:6: target 'x'``, with the line
+        of the key itself when the config file gave lines, else :attr:`where`."""
+        return self._key_wheres.get(key, self.where)
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        """A ConfigError about this target (about its ``key``, at that key's line when given):
+        ``convtest.yaml:4: target 'x': <message>``."""
+        return ConfigError(f"{self.where if key is None else self.at(key)}: {message}")
 
     def require_base_url(self, example: str) -> str:
         """``base_url``, which this target's adapter cannot do without."""
@@ -119,21 +132,21 @@ class TargetOptions:
         """A string (or number) option with ``${VAR}`` filled in."""
         value = self.raw.get(key, default)
         if not isinstance(value, str | int | float):
-            raise self.error(f"`{key}` must be a string, got {type(value).__name__}")
-        return self.interpolate(str(value), f"{self.where}: `{key}`")
+            raise self.error(f"`{key}` must be a string, got {type(value).__name__}", key)
+        return self.interpolate(str(value), f"{self.at(key)}: `{key}`")
 
     def flag(self, key: str, default: bool) -> bool:
         """A true/false option."""
         value = self.raw.get(key, default)
         if not isinstance(value, bool):
-            raise self.error(f"`{key}` must be true or false, got {value!r}")
+            raise self.error(f"`{key}` must be true or false, got {value!r}", key)
         return value
 
     def mapping(self, key: str, allowed: Collection[str], where: str | None = None) -> Mapping[str, Any]:
         """A mapping option (empty when absent) whose keys must be among ``allowed``."""
         if key not in self.raw:
             return {}
-        value, where = self.raw[key], where or f"{self.where}: `{key}`"
+        value, where = self.raw[key], where or f"{self.at(key)}: `{key}`"
         require_mapping(value, where)
         reject_unknown(value, allowed, where)
         return dict(value)

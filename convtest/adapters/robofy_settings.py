@@ -126,7 +126,7 @@ def _response_fields(options: TargetOptions) -> ResponseFields:
     raw = options.mapping("response_fields", _RESPONSE_FIELD_KEYS)
     return ResponseFields(
         **{
-            key: _dotted_path(value, f"{options.where}: `response_fields.{key}`")
+            key: _dotted_path(value, f"{options.at('response_fields')}: `response_fields.{key}`")
             for key, value in raw.items()
         }
     )
@@ -137,7 +137,7 @@ def _handshake(options: TargetOptions, auth: Mapping[str, Any], base_url: str) -
     if "handshake" not in auth:
         return None
     raw = auth["handshake"]
-    where = f"{options.where}: `auth.handshake`"
+    where = f"{options.at('auth')}: `auth.handshake`"
     require_mapping(raw, where)
     reject_unknown(raw, _HANDSHAKE_KEYS, where)
     if ("path" in raw) == ("url" in raw):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
@@ -21,7 +22,7 @@ from convtest.pytest_plugin.report import add_report_option, register_report
 from convtest.pytest_plugin.select import add_select_option, register_select
 from convtest.pytest_plugin.state import close_state, start_state
 from convtest.pytest_plugin.wire import utf8_safe
-from convtest.sniff import is_suite_file
+from convtest.sniff import sniff
 
 if TYPE_CHECKING:
     from convtest.pytest_plugin.collect import ConversationItem, SuiteFile
@@ -111,10 +112,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
-    if file_path.suffix in (".yaml", ".yml") and is_suite_file(file_path):
+    """A suite, or a file plainly meant as one (it then fails with the reason); a YAML file that
+    might have been meant as one but cannot say why not (an empty one) gets a warning."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    found = sniff(file_path)
+    if found.collect:
         from convtest.pytest_plugin.collect import SuiteFile  # the suite loader, once there is a suite
 
         return SuiteFile.from_parent(parent, path=file_path)
+    if found.warning:  # shown at the file's path in pytest's warnings summary
+        warnings.warn_explicit(pytest.PytestCollectionWarning(found.warning), None, str(file_path), 1)
     return None
 
 

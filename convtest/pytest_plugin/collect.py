@@ -17,6 +17,7 @@ from convtest.pytest_plugin.state import state_of
 from convtest.pytest_plugin.wire import utf8_safe
 from convtest.report.text import format_failure, format_invalid
 from convtest.runner import ConversationResult
+from convtest.sniff import wide_encoding
 from convtest.suite.loader import load_suite
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class SuiteFile(pytest.File):
         try:
             suite = load_suite(self.path, display_path=self._display_path())
         except SuiteError as error:
-            yield InvalidItem.from_parent(self, name="<invalid suite>", entry=error)
+            yield InvalidItem.from_parent(self, name="<invalid suite>", entry=self._explained(error))
             return
         entries: list[Conversation | InvalidConversation] = [*suite.conversations, *suite.invalid]
         entries.sort(key=lambda entry: entry.location.line)
@@ -51,6 +52,16 @@ class SuiteFile(pytest.File):
             else:
                 state.register_tags(entry.tags)
                 yield ConversationItem.from_parent(self, name=entry.name, conversation=entry)
+
+    def _explained(self, error: SuiteError) -> SuiteError:
+        """A file in UTF-16 or UTF-32 (as some editors save) is said to be one."""
+        try:
+            encoding = wide_encoding(self.path.read_bytes()[:4])
+        except OSError:
+            encoding = None
+        if encoding is None:
+            return error
+        return SuiteError(f"{error.message}: the file is {encoding}; save it as UTF-8", error.location)
 
     def _display_path(self) -> str:
         try:

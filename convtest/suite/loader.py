@@ -121,6 +121,8 @@ class _File:
     target: str | None
     homes: Mapping[str, str]
     limits: SuiteLimits
+    #: the line of the file's own ``target:``, if it has one
+    target_line: int | None = None
 
     def reader(self, conversation: str | None = None) -> Reader:
         return Reader(self.name, conversation, homes=self.homes, folder=self.folder, limits=self.limits)
@@ -158,7 +160,8 @@ def _load(text: str, file: str, path: Path, default_target: str | None, limits: 
     defaults = _parse_defaults(reader, top.get("defaults"))
     items = _conversation_items(reader, top.get("conversations"))
     reader.raise_errors()
-    shared = _File(file, path.parent, defaults, target or default_target, homes, limits)
+    target_line = top["target"].line if target and "target" in top else None
+    shared = _File(file, path.parent, defaults, target or default_target, homes, limits, target_line)
     conversations: list[Conversation] = []
     invalid: list[InvalidConversation] = []
     seen: dict[str, int] = {}
@@ -170,6 +173,13 @@ def _load(text: str, file: str, path: Path, default_target: str | None, limits: 
         else:
             invalid.append(result)
     return Suite(name=name, path=path, conversations=tuple(conversations), invalid=tuple(invalid))
+
+
+def _target_location(reader: Reader, own: Entry | None, shared: _File) -> Location | None:
+    """Where the conversation's target is named: its own ``target:``, else the file's."""
+    if own is not None:
+        return reader.at(own.line)
+    return reader.at(shared.target_line) if shared.target_line is not None else None
 
 
 def _conversation_items(reader: Reader, entry: Entry | None) -> Sequence[Node]:
@@ -225,12 +235,14 @@ def _parse_conversation(
     )
     if own_vars is not None:  # with broken vars, every template would look undefined
         _check_template_variables(reader, turns, frozenset(variables) | RESERVED_NAMES, expect)
+    own_target = reader.optional_string(entries.get("target"), "`target`")
     conversation = Conversation(
         name=label,
         location=reader.at(node.line),
         turns=tuple(turn for turn, _ in turns),
         tags=unique(defaults.tags + parse_tags(reader, entries.get("tags"))),
-        target=reader.optional_string(entries.get("target"), "`target`") or shared.target,
+        target=own_target or shared.target,
+        target_location=_target_location(reader, entries.get("target") if own_target else None, shared),
         platform=reader.optional_string(entries.get("platform"), "`platform`") or defaults.platform,
         vars=variables,
         skip=parse_marker(reader, entries.get("skip")),

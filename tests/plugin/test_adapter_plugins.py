@@ -118,7 +118,7 @@ def test_a_misspelt_option_of_a_plugin_adapter_gets_a_did_you_mean(project: pyte
     result = project.runpytest_subprocess("suites/")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
-        ["convtest.yaml:4: target 'echo': unknown key `prefx` — did you mean `prefix`?"]
+        ["convtest.yaml:6: target 'echo': unknown key `prefx` — did you mean `prefix`?"]
     )
 
 
@@ -128,7 +128,7 @@ def test_a_plugin_that_fails_to_import_is_named_with_its_distribution(project: p
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --convtest-target: convtest.yaml:7: target 'flaky': adapter 'broken' cannot be loaded "
+            "ERROR: --convtest-target: convtest.yaml:8: target 'flaky': adapter 'broken' cannot be loaded "
             "from entry point 'broken = convtest_broken:BROKEN' of convtest-broken 0.2.0: "
             "ImportError: convtest_broken needs the frobnicate library"
         ]
@@ -142,7 +142,7 @@ def test_an_unknown_adapter_lists_the_installed_plugins(project: pytest.Pytester
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "ERROR: --convtest-target: convtest.yaml:7: target 'typo': unknown adapter 'ecko'; "
+            "ERROR: --convtest-target: convtest.yaml:8: target 'typo': unknown adapter 'ecko'; "
             "known adapters: broken, echo, *robofy — did you mean 'echo'?"
         ]
     )

@@ -107,5 +107,5 @@ def test_a_misspelt_openai_key_is_named_with_a_suggestion(pytester: pytest.Pytes
     result = pytester.runpytest("--convtest-target", "gpt")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*convtest.yaml:2: target 'gpt': unknown key `tool_result` — did you mean `tool_results`?*"]
+        ["*convtest.yaml:6: target 'gpt': unknown key `tool_result` — did you mean `tool_results`?*"]
     )

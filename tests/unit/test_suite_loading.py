@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 from builders import expect_fields
+from docs_examples import DocSuite, doc_suites
 
 from convtest.checks import counts, finish, parts, python, tools
 from convtest.checks.counts import Count
@@ -1444,20 +1445,17 @@ def test_docs_mention_every_key(key: str) -> None:
     assert f"`{key}`" in DOCS.read_text(encoding="utf-8")
 
 
-def doc_suites() -> list[str]:
-    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL)
-    return [block for block in blocks if re.search(r"^conversations:", block, re.MULTILINE)]
-
-
-@pytest.mark.parametrize("text", doc_suites())
-def test_docs_example_suites_load_without_errors(text: str) -> None:
-    suite = load_suite_text(text, "docs/example.yaml")
+@pytest.mark.parametrize(
+    "example", [example for example in doc_suites() if not example.skipped], ids=lambda example: example.where
+)
+def test_docs_example_suites_load_without_errors(example: DocSuite) -> None:
+    suite = load_suite_text(example.text, "docs/example.yaml")
     assert suite.invalid == (), [str(error) for invalid in suite.invalid for error in invalid.errors]
     assert suite.conversations
 
 
 def test_docs_have_example_suites() -> None:
-    assert len(doc_suites()) >= 3
+    assert len([example for example in doc_suites() if "suite-format" in example.where]) >= 3
 
 
 def test_invalid_conversation_errors_render_with_file_line_conversation_and_turn() -> None:
