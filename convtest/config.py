@@ -30,9 +30,10 @@ from convtest.adapters.options import (
     require_mapping,
     unknown_key,
 )
-from convtest.config_yaml import key_line, node_problems, read_config_tree, to_plain
+from convtest.config_yaml import key_line, node_problems, read_config_tree, read_suite_limits, to_plain
 from convtest.exceptions import ConfigError, Location
 from convtest.secrets import redact
+from convtest.suite.limits import DEFAULT_LIMITS, SuiteLimits
 from convtest.suite.tree import Node
 from convtest.targets import (
     REFERENCE_OPENAI_TARGET,
@@ -50,7 +51,7 @@ CONFIG_FILE = "convtest.yaml"
 #: the adapter of a target without an ``adapter:`` key
 DEFAULT_ADAPTER = "robofy"
 
-_TOP_KEYS = frozenset({"default_target", "targets"})
+_TOP_KEYS = frozenset({"default_target", "targets", "suite_limits"})
 _TIMEOUT_KEYS = frozenset(TIMEOUT_KINDS)
 _LIMIT_KEYS = frozenset(
     {"max_in_flight", "requests_per_second", "max_event_bytes", "max_turn_bytes", "max_events"}
@@ -79,6 +80,8 @@ class Config:
     target_problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: the folder of the config file: adapters resolve relative paths from it (None: the cwd)
     folder: Path | None = None
+    #: what one suite file may make convtest do (``suite_limits:``)
+    suite_limits: SuiteLimits = DEFAULT_LIMITS
 
     @property
     def target_names(self) -> list[str]:
@@ -201,6 +204,9 @@ def _parse(data: Any, source: str, root: Node | None = None, folder: Path | None
                 found[names[line]].append(f"{config._place(names[line]).at()}: {message}")
             else:
                 problems.append(f"{source}:{line}: {message}")
+    suite_limits = read_suite_limits(
+        top["suite_limits"].value if "suite_limits" in top else None, source, problems
+    )
     default = data.get("default_target", REFERENCE_TARGET)
     if not isinstance(default, str):
         kind = type(default).__name__
@@ -217,6 +223,7 @@ def _parse(data: Any, source: str, root: Node | None = None, folder: Path | None
         problems=tuple(_by_line(problems)),
         target_problems={name: tuple(_by_line(messages)) for name, messages in found.items() if messages},
         folder=folder,
+        suite_limits=suite_limits,
     )
 
 

@@ -9,16 +9,27 @@ from it, are built. Both stop with a :class:`~convtest.exceptions.ConfigError` t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
+from convtest.adapters.options import unknown_key
 from convtest.exceptions import ConfigError, SuiteError
+from convtest.suite.limits import DEFAULT_LIMITS, SUITE_LIMIT_KEYS, SuiteLimits
 from convtest.suite.tree import Node, parse_tree
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "key_line", "node_problems", "read_config_tree", "to_plain"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "key_line",
+    "node_problems",
+    "read_config_tree",
+    "read_suite_limits",
+    "to_plain",
+]
 
 #: mappings and lists inside one another; a real convtest.yaml needs fewer than ten
 MAX_DEPTH: Final = 64
@@ -147,3 +158,27 @@ def node_problems(node: Node, *, deep: bool = True) -> list[tuple[str, int]]:
         pending.extend(entry.value for entry in current.entries.values())
         pending.extend(current.items)
     return sorted(found, key=lambda problem: problem[1])
+
+
+def read_suite_limits(node: Node | None, source: str, problems: list[str]) -> SuiteLimits:
+    """``suite_limits: {max_bytes: ..., max_depth: ..., max_alias_values: ..., regex_seconds: ...}``;
+    a mistake there is the file's (every suite is read with these limits)."""
+    if node is None or node.kind == "null":
+        return DEFAULT_LIMITS
+    if node.kind != "mapping":
+        problems.append(f"{source}:{node.line}: `suite_limits`: expected a mapping, got a {node.kind}")
+        return DEFAULT_LIMITS
+    values: dict[str, Any] = {}
+    for key, entry in node.entries.items():
+        where = f"{source}:{entry.line}: `suite_limits.{key}`"
+        if key not in SUITE_LIMIT_KEYS:
+            problems.append(f"{source}:{entry.line}: `suite_limits`: {unknown_key(key, SUITE_LIMIT_KEYS)}")
+            continue
+        value, whole = entry.value.value, key != "regex_seconds"
+        wanted = int if whole else int | float
+        if entry.value.kind != "number" or not isinstance(value, wanted) or value <= 0:
+            noun = "a whole number of at least 1" if whole else "a number of seconds above 0"
+            problems.append(f"{where} must be {noun}, got {entry.value.text or entry.value.kind}")
+            continue
+        values[key] = value if whole else float(value)
+    return dataclasses.replace(DEFAULT_LIMITS, **values)

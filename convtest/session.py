@@ -277,7 +277,7 @@ def run_suite(
     config = load_config(root)
     if target is not None and target not in config.target_names:
         config.resolve(target)  # raises the did-you-mean error
-    suite = load_suite(path, display_path=_display(path, root))
+    suite = load_suite(path, display_path=_display(path, root), limits=config.suite_limits)
     with RunSession(config, target=target, concurrency=concurrency) as session:
         futures = [session.submit(conversation) for conversation in suite.conversations]
         results = [session.result(future) for future in futures]

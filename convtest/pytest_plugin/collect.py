@@ -38,14 +38,14 @@ class SuiteFile(pytest.File):
     """A YAML suite; yields its conversations in file order, invalid ones as failing items."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        state = state_of(self.config)
         try:
-            suite = load_suite(self.path, display_path=self._display_path())
+            suite = load_suite(self.path, display_path=self._display_path(), limits=state.suite_limits)
         except SuiteError as error:
             yield InvalidItem.from_parent(self, name="<invalid suite>", entry=self._explained(error))
             return
         entries: list[Conversation | InvalidConversation] = [*suite.conversations, *suite.invalid]
         entries.sort(key=lambda entry: entry.location.line)
-        state = state_of(self.config)
         for entry in entries:
             if isinstance(entry, InvalidConversation):
                 yield InvalidItem.from_parent(self, name=entry.name, entry=entry)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from convtest.config import Config
     from convtest.pytest_plugin.lookahead import Lookahead
     from convtest.session import RunSession
+    from convtest.suite.limits import SuiteLimits
 
 __all__ = ["PluginState", "close_state", "start_state", "state_of"]
 
@@ -36,6 +37,18 @@ class PluginState:
 
             self._config = load_config(self._pytest_config.rootpath)
         return self._config
+
+    @property
+    def suite_limits(self) -> SuiteLimits:
+        """``suite_limits`` of convtest.yaml; the defaults when the file cannot be read at all
+        (that error is every conversation's verdict, where it is shown once per item)."""
+        from convtest.exceptions import ConfigError
+        from convtest.suite.limits import DEFAULT_LIMITS
+
+        try:
+            return self.config.suite_limits
+        except ConfigError:
+            return DEFAULT_LIMITS
 
     @property
     def session(self) -> RunSession:
