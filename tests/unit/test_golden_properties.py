@@ -3,6 +3,7 @@ a golden reads back exactly as it was written, and no two conversations share a 
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -15,8 +16,10 @@ from convtest.golden.paths import GOLDENS_DIR, MAX_SLUG_BYTES, golden_path, gold
 from convtest.golden.store import dump_golden, load_golden, parse_golden, write_atomic
 from convtest.suite import load_suite_text
 
+#: examples per property; a longer campaign: CONVTEST_FUZZ_EXAMPLES=20000 pytest -k property
+FUZZ_EXAMPLES = int(os.environ.get("CONVTEST_FUZZ_EXAMPLES", "300"))
 #: no example database: nothing is written into the checkout
-PROPERTIES = settings(database=None, deadline=None, max_examples=300)
+PROPERTIES = settings(database=None, deadline=None, max_examples=FUZZ_EXAMPLES)
 
 #: every code point, lone surrogates and control characters included
 ANY_TEXT = st.text(st.characters(codec=None, categories=None))
@@ -45,13 +48,13 @@ NAME = st.text(st.characters(codec=None, categories=None, exclude_categories=["C
 
 @PROPERTIES
 @given(DOCUMENT)
-def test_a_golden_reads_back_as_it_was_written(document: dict[str, Any]) -> None:
+def test_property_a_golden_reads_back_as_it_was_written(document: dict[str, Any]) -> None:
     assert parse_golden(dump_golden(document), "g") == document
 
 
-@settings(PROPERTIES, max_examples=50)
+@settings(PROPERTIES, max_examples=max(50, FUZZ_EXAMPLES // 6))
 @given(DOCUMENT, NAME)
-def test_a_golden_file_reads_back_as_it_was_written(document: dict[str, Any], name: str) -> None:
+def test_property_a_golden_file_reads_back_as_it_was_written(document: dict[str, Any], name: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = golden_path(Path(folder) / "orders.yaml", name)
         write_atomic(path, dump_golden(document))
@@ -60,7 +63,7 @@ def test_a_golden_file_reads_back_as_it_was_written(document: dict[str, Any], na
 
 @PROPERTIES
 @given(NAME)
-def test_a_slug_is_bounded_in_bytes_and_stays_inside_its_folder(name: str) -> None:
+def test_property_a_slug_is_bounded_in_bytes_and_stays_inside_its_folder(name: str) -> None:
     slug = golden_slug(name)
     assert 0 < len(slug.encode("utf-8")) <= MAX_SLUG_BYTES
     assert slug == slug.strip("-") and "/" not in slug and "." not in slug
@@ -69,7 +72,7 @@ def test_a_slug_is_bounded_in_bytes_and_stays_inside_its_folder(name: str) -> No
 
 @PROPERTIES
 @given(NAME, NAME)
-def test_names_that_share_a_slug_differ_only_in_case_punctuation_and_white_space(
+def test_property_names_that_share_a_slug_differ_only_in_case_punctuation_and_white_space(
     first: str, second: str
 ) -> None:
     """Such names get no hash; the loader refuses the second of them (see the next property)."""
@@ -85,7 +88,7 @@ def test_names_that_share_a_slug_differ_only_in_case_punctuation_and_white_space
         max_size=8,
     )
 )
-def test_no_two_conversations_of_a_suite_share_a_golden_file(names: list[str]) -> None:
+def test_property_no_two_conversations_of_a_suite_share_a_golden_file(names: list[str]) -> None:
     """Names that would share one are refused by name, and only names that differ in nothing but
     case, punctuation and white space ever would."""
     suite = load_suite_text(_suite(names), "suites/orders.yaml")
