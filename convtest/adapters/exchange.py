@@ -230,6 +230,15 @@ class Exchange:
                 raise self.too_large_error()
             yield piece
 
+    async def whole_body(self, response: httpx.Response) -> bytearray:
+        """The whole body of a one-document answer (JSON), each piece moving the idle deadline."""
+        self.awaiting_body()
+        body = bytearray()
+        async for piece in self.body_pieces(response):
+            body += piece
+            self.body_chunk()
+        return body
+
     def awaiting_body(self) -> None:
         """The body may flow now: from here on, silence is measured by the idle clock."""
         self._set_deadline("idle", self.timeouts.idle)

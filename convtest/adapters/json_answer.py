@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from convtest.adapters.dotted import MISSING, lookup, shape
-from convtest.adapters.exchange import Exchange, drain
+from convtest.adapters.exchange import Exchange
 from convtest.adapters.robofy_settings import ResponseFields, robofy_settings
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import MAX_DEPTH, nested_too_deeply, preview_bytes
@@ -42,12 +42,7 @@ class JSONExchange(Exchange):
         return self._done
 
     async def read(self, response: httpx.Response) -> None:
-        self.awaiting_body()
-        body = bytearray()
-        chunks = self.body_pieces(response)
-        async for chunk in chunks:
-            body += chunk
-            self.body_chunk()
+        body = await self.whole_body(response)
         now = self.elapsed_ms()
         transcript = self._map(body)
         transcript.timings = self.timings
@@ -55,7 +50,6 @@ class JSONExchange(Exchange):
         if transcript.text:
             self.timings.first_token_ms = now
         self._transcript, self._done = transcript, True
-        await drain(chunks)
 
     def _map(self, body: bytearray) -> TurnTranscript:
         try:

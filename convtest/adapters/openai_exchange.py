@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from convtest.adapters.base import TurnRequest
-from convtest.adapters.exchange import Bearer, Exchange, drain
+from convtest.adapters.exchange import Bearer, Exchange
 from convtest.adapters.openai_chunks import ChunkAssembler, Completion, CompletionError, completion_from_json
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import (
@@ -143,7 +143,6 @@ class CompletionStreamExchange(_CompletionExchange):
             done = self._feed(self.decoder.feed(chunk))
             self.body_chunk()
             if done:
-                await drain(chunks)
                 return
             if self.decoder.too_large is not None:
                 raise self._limit_error(
@@ -214,19 +213,13 @@ class CompletionExchange(_CompletionExchange):
         return self._done
 
     async def read(self, response: httpx.Response) -> None:
-        self.awaiting_body()
-        body = bytearray()
-        chunks = self.body_pieces(response)
-        async for chunk in chunks:
-            body += chunk
-            self.body_chunk()
+        body = await self.whole_body(response)
         self.completion = self._parse(body)
         self.transcript.steps += 1
         completion = self.completion
         self._text_arrived(completion.text, completion.reasoning, completion.errors)
         self.timings.total_ms = self.elapsed_ms()
         self._done = True
-        await drain(chunks)
 
     def _parse(self, body: bytearray) -> Completion:
         try:

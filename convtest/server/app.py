@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import re
 import uuid
 from collections import OrderedDict
@@ -20,13 +19,14 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from convtest.adapters.robofy_settings import CHAT_PATH, STREAM_PATH
 from convtest.server.agent import Agent, SessionState
 from convtest.server.auth import CLIENT_TOKEN_SECONDS, HANDSHAKE_PATH, Gatekeeper
+from convtest.server.bodies import BodyTooLarge, json_object, read_body
 from convtest.server.faults import FAULT_HEADER, FAULT_NAMES, HOLD_SECONDS, BadRequest, read_faults
 from convtest.server.openai_api import OpenAIChat
 from convtest.server.wire import NON_SSE_PAGE, SSE_HEADERS, Frame, render_answer, render_stream
@@ -57,47 +57,8 @@ class _ChatRequest:
     session_id: str | None
 
 
-class _BodyTooLarge(BadRequest):
-    """A body over the limit: answered 413, and the connection closed so its rest is never read."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Request body exceeds the limit of {limit} bytes.")
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to pass ``limit``: by its Content-Length before
-    anything is read, else by counting what arrives, since a chunked body declares no length."""
-    declared = request.headers.get("content-length", "")
-    # h11 has checked that a Content-Length is ASCII digits, at most 20 of them.
-    if declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge(limit)
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise _BodyTooLarge(limit)
-    except ClientDisconnect:
-        # Nobody is left to read an answer, but one ends the request without a logged traceback.
-        raise BadRequest("The client disconnected before the end of the body.") from None
-    return bytes(body)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest("Request body must be valid JSON.") from None
-    except RecursionError:
-        # json's decoder recurses once per level, so a body of brackets exhausts the stack.
-        raise BadRequest("Request body nests too deeply.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object.")
-    return body
-
-
 def _parse_chat_request(raw: bytes) -> _ChatRequest:
-    body = _json_object(raw)
+    body = json_object(raw)
     query = _required_string(body, "query")
     _required_string(body, "pid")
     _required_string(body, "chatbot_id")
@@ -178,7 +139,7 @@ def _error(
 
 
 def _refusal(exc: BadRequest) -> Response:
-    if isinstance(exc, _BodyTooLarge):
+    if isinstance(exc, BodyTooLarge):
         return _error(413, "Payload Too Large", "PAYLOAD_TOO_LARGE", exc.detail, {"connection": "close"})
     return _error(400, "Bad Request", "BAD_REQUEST", exc.detail)
 
@@ -236,7 +197,7 @@ class _ChatService:
         if refusal is not None:
             return _unauthorized(refusal)
         try:
-            body = _json_object(await _read_body(request, self._max_body_bytes))
+            body = json_object(await read_body(request, self._max_body_bytes))
             _required_string(body, "pid")
             _required_string(body, "chatbot_id")
         except BadRequest as exc:
@@ -248,7 +209,7 @@ class _ChatService:
         if refusal is not None:
             return _unauthorized(refusal)
         try:
-            chat = _parse_chat_request(await _read_body(request, self._max_body_bytes))
+            chat = _parse_chat_request(await read_body(request, self._max_body_bytes))
             faults, query = read_faults(request.headers.get(FAULT_HEADER), chat.query)
         except BadRequest as exc:
             return _refusal(exc)

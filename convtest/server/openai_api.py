@@ -19,18 +19,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from convtest.adapters.openai_settings import OpenAISettings, ToolDefinition
 from convtest.server.agent import Agent, Reply, SessionState, Step
 from convtest.server.auth import Gatekeeper
+from convtest.server.bodies import BodyTooLarge, json_object, read_body
 from convtest.server.faults import FAULT_HEADER, HOLD_SECONDS, BadRequest, Faults, read_faults
 from convtest.server.openai_wire import (
     ERROR_MESSAGE,
@@ -143,9 +143,9 @@ class OpenAIChat:
         if refusal is not None:
             return _error(401, refusal, "invalid_request_error", "invalid_api_key")
         try:
-            call = _parse(await _read_body(request, self._max_body_bytes))
+            call = _parse(await read_body(request, self._max_body_bytes))
             faults, answer = self._answer(call, request.headers.get(FAULT_HEADER))
-        except _BodyTooLarge as exc:
+        except BodyTooLarge as exc:
             return _error(413, exc.detail, "invalid_request_error", None, {"connection": "close"})
         except BadRequest as exc:
             return _error(400, exc.detail, "invalid_request_error", None)
@@ -215,28 +215,6 @@ class OpenAIChat:
             await self._hold(HOLD_SECONDS)
 
 
-class _BodyTooLarge(BadRequest):
-    """A body over the limit: answered 413, and the connection closed so its rest is never read."""
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused once it is known to pass ``limit`` (by its Content-Length, else as it
-    arrives), as the Robofy endpoints refuse theirs."""
-    too_large = _BodyTooLarge(f"Request body exceeds the limit of {limit} bytes.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
-    except ClientDisconnect:
-        raise BadRequest("The client disconnected before the end of the body.") from None
-    return bytes(body)
-
-
 def _error(
     status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None
 ) -> Response:
@@ -250,12 +228,7 @@ def _error(
 
 
 def _parse(raw: bytes) -> _Call:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest("Request body must be valid JSON.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object.")
+    body = json_object(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise BadRequest("Field 'model' is required and must be a non-empty string.")

@@ -8,7 +8,6 @@ text delta, where a model fails, so a tool round before it goes out whole.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 from convtest.server.agent import ToolCall
 from convtest.server.faults import Faults
-from convtest.server.wire import Frame
+from convtest.server.wire import Frame, split_input, split_text
 
 __all__ = ["ERROR_MESSAGE", "Answer", "count_tokens", "render_completion", "render_completion_stream"]
 
@@ -26,7 +25,6 @@ ERROR_MESSAGE = "Simulated model failure"
 _DONE = b"data: [DONE]\n\n"
 _KEEP_ALIVE = b": keep-alive\n\n"
 #: words per content delta, cycled, so every answer streams as several uneven chunks
-_DELTA_WORDS = (2, 3, 4)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
@@ -69,28 +67,6 @@ def _event(payload: dict[str, Any]) -> bytes:
     return b"data: " + _json(payload).encode() + b"\n\n"
 
 
-def _pieces(text: str) -> list[str]:
-    """2-4 words a piece, leading spaces kept, joining back to ``text`` exactly."""
-    words = re.findall(r"\s*\S+", text)
-    if len(words) < 2:
-        half = len(text) // 2
-        return [text[:half], text[half:]] if half else [text]
-    words[-1] += text[len("".join(words)) :]
-    pieces: list[str] = []
-    start = 0
-    for size in itertools.cycle(_DELTA_WORDS):
-        if start >= len(words):
-            return pieces
-        pieces.append("".join(words[start : start + size]))
-        start += size
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _thirds(text: str) -> list[str]:
-    cuts = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
-    return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
-
-
 # --- a chunk stream ------------------------------------------------------------------------------
 
 
@@ -105,7 +81,7 @@ def render_completion_stream(
 
     frames: list[Frame] = [chunk({"role": "assistant", "content": ""})]
     if answer.reasoning:
-        frames += [chunk({"reasoning_content": piece}) for piece in _pieces(answer.reasoning)]
+        frames += [chunk({"reasoning_content": piece}) for piece in split_text(answer.reasoning)]
     for index, (call_id, call) in enumerate(answer.calls):
         opening = {
             "index": index,
@@ -116,14 +92,14 @@ def render_completion_stream(
         frames.append(chunk({"tool_calls": [opening]}))
         frames += [
             chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-            for piece in _thirds(_json(call.input))
+            for piece in split_input(_json(call.input))
         ]
     ending: list[Frame] = [chunk({}, answer.finish_reason)]
     if answer.include_usage:
         ending.append(_event({**head, "choices": [], "usage": answer.usage}))
     if answer.text is None:
         return _coalesce([*frames, *ending, _DONE])
-    deltas = [chunk({"content": piece}) for piece in _pieces(answer.text)]
+    deltas = [chunk({"content": piece}) for piece in split_text(answer.text)]
     delay = first_delay + faults.first_token_delay
     if delay:
         frames.append(delay)

@@ -17,7 +17,15 @@ from typing import Any
 from convtest.server.agent import Citation, Reply, ToolCall
 from convtest.server.faults import Faults
 
-__all__ = ["NON_SSE_PAGE", "SSE_HEADERS", "Frame", "render_answer", "render_stream"]
+__all__ = [
+    "NON_SSE_PAGE",
+    "SSE_HEADERS",
+    "Frame",
+    "render_answer",
+    "render_stream",
+    "split_input",
+    "split_text",
+]
 
 #: what the Vercel AI SDK sends with a UI message stream (content type is set by the response)
 SSE_HEADERS = {"cache-control": "no-cache", "x-vercel-ai-ui-message-stream": "v1", "x-accel-buffering": "no"}
@@ -59,10 +67,10 @@ NON_SSE_PAGE = (
 @lru_cache(maxsize=512)
 def _deltas(kind: str, text: str) -> tuple[bytes, ...]:
     """The text-delta (or reasoning-delta) events of a text, cached: the agent repeats itself."""
-    return tuple(_event({"type": kind, "id": "0", "delta": piece}) for piece in _split_text(text))
+    return tuple(_event({"type": kind, "id": "0", "delta": piece}) for piece in split_text(text))
 
 
-def _split_text(text: str) -> list[str]:
+def split_text(text: str) -> list[str]:
     """Cut a text into chunks of 2-4 words (leading spaces kept) that join back to it exactly."""
     words = re.findall(r"\s*\S+", text)
     if len(words) < 2:
@@ -79,7 +87,7 @@ def _split_text(text: str) -> list[str]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _split_input(text: str) -> list[str]:
+def split_input(text: str) -> list[str]:
     """Cut a tool input's JSON text into three pieces, as a model streams its arguments."""
     cuts = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
     return [text[a:b] for a, b in itertools.pairwise(cuts) if b > a]
@@ -89,7 +97,7 @@ def _tool_frames(call: ToolCall, call_id: str) -> list[Frame]:
     frames: list[Frame] = [_event({"type": "tool-input-start", "toolCallId": call_id, "toolName": call.name})]
     frames += [
         _event({"type": "tool-input-delta", "toolCallId": call_id, "inputTextDelta": piece})
-        for piece in _split_input(_json(call.input))
+        for piece in split_input(_json(call.input))
     ]
     frames.append(
         _event(
@@ -253,7 +261,7 @@ def _answer(reply: Reply, message_id: str, session_id: str, failed: bool) -> dic
     }
     if failed:
         first_text = next(step.text for step in reply.steps if step.text is not None)
-        answer.update(text=_split_text(first_text)[0], finish_reason="error", error="Simulated model failure")
+        answer.update(text=split_text(first_text)[0], finish_reason="error", error="Simulated model failure")
     return answer
 
 
