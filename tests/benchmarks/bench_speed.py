@@ -229,6 +229,11 @@ def write_suite(folder: Path, url: str, conversations: int) -> None:
         f"default_target: bench\ntargets:\n  bench:\n    base_url: {url}\n    token: {TOKEN}\n"
         "    pid: p\n    chatbot_id: c\n    timeouts: {total: 60}\n"
     )
+    write_conversations(folder, conversations)
+
+
+def write_conversations(folder: Path, conversations: int) -> None:
+    """``bench.yaml``: the plain loops' conversations, with checks on every turn, for any target."""
     lines = ["conversations:"]
     for index in range(conversations):
         lines += [
