@@ -32,11 +32,18 @@ def test_the_example_suite_passes_on_the_built_in_openai_target(pytester: pytest
 
 
 def test_the_robofy_example_suites_run_over_openai_too(pytester: pytest.Pytester) -> None:
-    for name in ("orders.yaml", "knowledge.yaml"):
+    """Every example but those of robofy_protocol.yaml (pinned to `reference`: they check what only
+    the Robofy stream carries) goes through OpenAI's chat completions, goldens included."""
+    names = ("orders.yaml", "knowledge.yaml", "memory.yaml", "protocol.yaml", "robofy_protocol.yaml")
+    for name in names:
         shutil.copy(EXAMPLES / name, pytester.path / name)
     shutil.copytree(EXAMPLES / "__goldens__", pytester.path / "__goldens__")
-    result = pytester.runpytest("--convtest-target", "reference-openai")
-    result.assert_outcomes(passed=9)
+    result = pytester.runpytest("--convtest-target", "reference-openai", "-v")
+    result.assert_outcomes(passed=21)
+    over_openai = [
+        line for line in result.outlines if line.endswith("PASSED") and "robofy_protocol" not in line
+    ]
+    assert len(over_openai) == 17
 
 
 def test_a_failed_tool_expectation_shows_the_call_and_its_result(pytester: pytest.Pytester) -> None:
