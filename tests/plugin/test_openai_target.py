@@ -40,9 +40,7 @@ def test_the_robofy_example_suites_run_over_openai_too(pytester: pytest.Pytester
     shutil.copytree(EXAMPLES / "__goldens__", pytester.path / "__goldens__")
     result = pytester.runpytest("--convtest-target", "reference-openai", "-v")
     result.assert_outcomes(passed=21)
-    over_openai = [
-        line for line in result.outlines if " PASSED" in line and "robofy_protocol" not in line
-    ]
+    over_openai = [line for line in result.outlines if " PASSED" in line and "robofy_protocol" not in line]
     assert len(over_openai) == 17
 
 
