@@ -166,8 +166,12 @@ class _Events(_Rendered):
     #: what the stream and one of its events are called in messages
     unit: ClassVar[str]
     unit_name: ClassVar[str]
+    #: bytes -> events, each within ``limits.max_event_bytes``
+    decoder_class: ClassVar[type[SSEDecoder] | type[NDJSONDecoder]]
+    decoder: SSEDecoder | NDJSONDecoder
 
     def _new_transcript(self, user: str) -> TurnTranscript:
+        self.decoder = self.decoder_class(self.target.max_event_bytes)
         settings = self.http_settings
         self.folder = EventFolder(settings.events, settings.response_fields, user)
         return self.folder.reply.transcript
@@ -231,21 +235,21 @@ class _Events(_Rendered):
             self.transcript.session_id = session_id
 
     def decode(self, chunk: bytes) -> list[Any]:
-        raise NotImplementedError
+        return list(self.decoder.feed(chunk))
 
     def close(self) -> list[Any]:
-        raise NotImplementedError
+        return list(self.decoder.close())
 
     def event(self, decoded: Any, number: int) -> Any:
         """What the rules read of one decoded event."""
         return decoded
 
     def unterminated(self) -> bytes:
-        raise NotImplementedError
+        return self.decoder.unterminated
 
     def too_large_event(self) -> int | None:
         """The number of an event past ``limits.max_event_bytes``, once the decoder met one."""
-        raise NotImplementedError
+        return self.decoder.too_large
 
     def too_large_error(self) -> ProtocolError:
         return self._limit_error(
@@ -278,25 +282,10 @@ class _SSE(_Events):
     accept = "text/event-stream"
     unit = "event"
     unit_name = "event"
-
-    def _new_transcript(self, user: str) -> TurnTranscript:
-        self.decoder = SSEDecoder(self.target.max_event_bytes)
-        return super()._new_transcript(user)
-
-    def too_large_event(self) -> int | None:
-        return self.decoder.too_large
-
-    def decode(self, chunk: bytes) -> list[Any]:
-        return list(self.decoder.feed(chunk))
-
-    def close(self) -> list[Any]:
-        return list(self.decoder.close())
+    decoder_class = SSEDecoder
 
     def event(self, decoded: Any, number: int) -> Any:
         return sse_event(decoded, number)
-
-    def unterminated(self) -> bytes:
-        return self.decoder.unterminated
 
 
 class _NDJSON(_Events):
@@ -304,25 +293,11 @@ class _NDJSON(_Events):
     accept = "application/x-ndjson"
     unit = "NDJSON"
     unit_name = "line"
-
-    def _new_transcript(self, user: str) -> TurnTranscript:
-        self.decoder = NDJSONDecoder(self.target.max_event_bytes)
-        return super()._new_transcript(user)
-
-    def too_large_event(self) -> int | None:
-        return self.decoder.too_large
-
-    def decode(self, chunk: bytes) -> list[Any]:
-        return list(self.decoder.feed(chunk))
-
-    def close(self) -> list[Any]:
-        return list(self.decoder.close())
+    decoder_class = NDJSONDecoder
+    decoder: NDJSONDecoder
 
     def event(self, decoded: Any, number: int) -> Any:
         return self.decoder.parse(decoded, number)
-
-    def unterminated(self) -> bytes:
-        return self.decoder.unterminated
 
 
 _EXCHANGES: Final[dict[str, type[_Rendered]]] = {"json": _JSONAnswer, "sse": _SSE, "ndjson": _NDJSON}
