@@ -54,6 +54,7 @@ __all__ = [
     "BODY_LIMIT",
     "Bearer",
     "Exchange",
+    "OneDocument",
     "connect_reason",
     "describe",
     "drain",
@@ -231,7 +232,8 @@ class Exchange:
             yield piece
 
     async def whole_body(self, response: httpx.Response) -> bytearray:
-        """The whole body of a one-document answer (JSON), each piece moving the idle deadline."""
+        """The whole body of a one-document answer (see :class:`OneDocument`), each piece moving
+        the idle deadline."""
         self.awaiting_body()
         body = bytearray()
         async for piece in self.body_pieces(response):
@@ -465,3 +467,16 @@ def error_detail(body: str) -> str:
         if isinstance(detail, str) and detail:
             return repr(detail)
     return ""
+
+
+class OneDocument:
+    """What an exchange whose answer is one JSON document (read with :meth:`Exchange.whole_body`)
+    says of itself; mixed in before :class:`Exchange`. Its ``read`` sets ``document_read``."""
+
+    content_types: ClassVar[tuple[str, ...]] = ("application/json", "+json")
+    accept: ClassVar[str] = "application/json"
+    document_read = False
+
+    @property
+    def finished(self) -> bool:
+        return self.document_read

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from convtest.adapters.dotted import MISSING, lookup, shape
-from convtest.adapters.exchange import Exchange
+from convtest.adapters.exchange import Exchange, OneDocument
 from convtest.adapters.robofy_settings import ResponseFields, robofy_settings
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import MAX_DEPTH, nested_too_deeply, preview_bytes
@@ -27,19 +27,8 @@ class AnswerError(ValueError):
     """The JSON answer does not fit the configured field mapping; the message names the field."""
 
 
-class JSONExchange(Exchange):
+class JSONExchange(OneDocument, Exchange):
     """Read the whole body (each chunk moves the idle deadline), then map it."""
-
-    content_types = ("application/json", "+json")
-    accept = "application/json"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._done = False
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     async def read(self, response: httpx.Response) -> None:
         body = await self.whole_body(response)
@@ -49,7 +38,7 @@ class JSONExchange(Exchange):
         self.timings.total_ms = now
         if transcript.text:
             self.timings.first_token_ms = now
-        self._transcript, self._done = transcript, True
+        self._transcript, self.document_read = transcript, True
 
     def _map(self, body: bytearray) -> TurnTranscript:
         try:

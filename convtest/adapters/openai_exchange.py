@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from convtest.adapters.base import TurnRequest
-from convtest.adapters.exchange import Bearer, Exchange
+from convtest.adapters.exchange import Bearer, Exchange, OneDocument
 from convtest.adapters.openai_chunks import ChunkAssembler, Completion, CompletionError, completion_from_json
 from convtest.exceptions import ProtocolError, StreamCutError
 from convtest.stream import (
@@ -198,19 +198,8 @@ class CompletionStreamExchange(_CompletionExchange):
         return StreamCutError(message, target=self.target.name, transcript=self.transcript)
 
 
-class CompletionExchange(_CompletionExchange):
+class CompletionExchange(OneDocument, _CompletionExchange):
     """``stream: false``: one ``chat.completion`` JSON document; each chunk moves the idle deadline."""
-
-    content_types = ("application/json", "+json")
-    accept = "application/json"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._done = False
-
-    @property
-    def finished(self) -> bool:
-        return self._done
 
     async def read(self, response: httpx.Response) -> None:
         body = await self.whole_body(response)
@@ -219,7 +208,7 @@ class CompletionExchange(_CompletionExchange):
         completion = self.completion
         self._text_arrived(completion.text, completion.reasoning, completion.errors)
         self.timings.total_ms = self.elapsed_ms()
-        self._done = True
+        self.document_read = True
 
     def _parse(self, body: bytearray) -> Completion:
         try:
